@@ -1,0 +1,53 @@
+#pragma once
+// Settings of the HTTP front door. app/ fills this from flags, the config
+// file and TALLY_* variables; every limit is named with its unit.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tally {
+
+struct http_config {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  /// Asio threads; 1 leaves the second core to CAF and the writer.
+  int io_threads = 1;
+
+  /// API.md: a body over 64 KiB gets 413 PAYLOAD_TOO_LARGE.
+  size_t body_bytes_max = 64 * 1024;
+  /// Request line + headers; above it the connection gets 431 and closes.
+  size_t header_bytes_max = 16 * 1024;
+  /// A request must arrive completely within this (slow-loris guard).
+  std::chrono::milliseconds read_timeout{10'000};
+  /// A keep-alive connection with no request for this long is closed.
+  std::chrono::milliseconds idle_timeout{60'000};
+  /// An actor reply slower than this becomes 503 STORE_UNAVAILABLE (the
+  /// deadline lives on the Asio side: CAF 0.17 never frees request timeouts).
+  std::chrono::milliseconds request_deadline{10'000};
+  /// Open connections beyond this are accepted and closed at once.
+  size_t connections_max = 10'000;
+
+  /// Allowed CORS origins (exact match); empty = CORS off.
+  std::vector<std::string> cors_origins;
+
+  /// HS256 key for access tokens; iss/aud pinned; leeway on exp/nbf/iat.
+  std::string jwt_secret;
+  std::string jwt_issuer = "tally";
+  std::string jwt_audience = "tally-api";
+  std::chrono::seconds jwt_leeway{30};
+
+  /// Bearer token for /v1/admin/*; empty = admin API off (401 for all).
+  std::string admin_token;
+
+  /// Dev mode: debug tokens in responses, secrets may be logged.
+  bool dev = false;
+  /// One JSON log line per request (on by default; benchmarks may turn it off).
+  bool access_log = true;
+
+  /// Seconds suggested in Retry-After for 503 responses.
+  int retry_after_s = 1;
+};
+
+} // namespace tally

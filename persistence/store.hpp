@@ -1,0 +1,78 @@
+#pragma once
+// The store: where committed state lives. Two implementations, Postgres
+// (libpqxx, production and clusters) and SQLite (WAL, the zero-setup
+// default). A store object is one connection and is used by one thread at a
+// time: the writer owns one, the reader owns another. Every call blocks, so
+// only detached actors (own threads) call them, never a CAF worker.
+//
+// libpqxx and SQLite exceptions never escape: they become store_error.
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "protocols/records.hpp"
+
+namespace tally {
+
+/// How a store operation failed, which decides what the writer does next.
+enum class store_fault : uint8_t {
+  /// Connection lost, server down, timeout, lock busy: retry with back-off.
+  transient,
+  /// The batch itself is bad (constraint, data): retrying cannot help.
+  permanent,
+  /// A conditional write found another owner epoch: this node lost the entity.
+  fenced,
+};
+
+class store_error : public std::runtime_error {
+public:
+  store_error(store_fault fault, const std::string& what) : std::runtime_error(what), fault_(fault) {}
+  store_fault fault() const { return fault_; }
+
+private:
+  store_fault fault_;
+};
+
+class store {
+public:
+  virtual ~store() = default;
+
+  /// Applies pending versioned migrations (table schema_version). Idempotent.
+  virtual void migrate() = 0;
+
+  /// Cheap round trip; throws store_error(transient) when unreachable.
+  virtual void ping() = 0;
+
+  /// Inserts a user with zero balance. Throws store_error(permanent) if the
+  /// id, email or phone exists already.
+  virtual void create_user(const user_row& user) = 0;
+
+  /// Loads a user for activation and bumps its owner epoch in the same
+  /// transaction. nullopt = no such user. Loads at most
+  /// `recent_idempotency_max` idempotency records, newest first, created
+  /// after `idempotency_since`.
+  virtual std::optional<user_snapshot> activate_user(const uuid& user, size_t recent_idempotency_max,
+                                                     timestamp_us idempotency_since) = 0;
+
+  /// Committed ledger entries, newest first.
+  virtual ledger_page read_ledger(const uuid& user, const ledger_query& query) = 0;
+
+  /// One stored idempotency record, if present and created after `since`.
+  virtual std::optional<idempotency_record> find_idempotency(const uuid& user, const std::string& key,
+                                                             timestamp_us since) = 0;
+
+  /// Commits the whole batch in one transaction, or nothing. Balance writes
+  /// are conditional on owner_epoch: a mismatch throws store_error(fenced).
+  virtual void commit(const write_batch& batch) = 0;
+
+  /// Deletes idempotency records created before `before`; returns how many.
+  virtual size_t delete_idempotency_before(timestamp_us before) = 0;
+};
+
+/// Opens "sqlite:<path>" or a libpq URI ("postgresql://..."/"postgres://...").
+/// Throws store_error(transient) when the store cannot be reached and
+/// std::invalid_argument for a malformed URL.
+std::unique_ptr<store> open_store(const std::string& url);
+
+} // namespace tally

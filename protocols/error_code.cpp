@@ -1,0 +1,21 @@
+#include "protocols/error_code.hpp"
+
+namespace tally {
+
+std::string to_string(error_code code) {
+  switch (code) {
+    case error_code::none: return "none";
+    case error_code::insufficient_credits: return "insufficient_credits";
+    case error_code::idempotency_key_reused: return "idempotency_key_reused";
+    case error_code::idempotency_key_in_use: return "idempotency_key_in_use";
+    case error_code::user_not_found: return "user_not_found";
+    case error_code::overloaded: return "overloaded";
+    case error_code::store_unavailable: return "store_unavailable";
+    case error_code::validation_failed: return "validation_failed";
+    case error_code::internal: return "internal";
+    case error_code::shutting_down: return "shutting_down";
+  }
+  return "unknown";
+}
+
+} // namespace tally

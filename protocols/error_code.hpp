@@ -1,0 +1,36 @@
+#pragma once
+// The domain's errors as values. Actors return them, the persistence layer
+// translates libpqxx/SQLite failures into them, and http/ maps each to one
+// HTTP status and problem+json `code` in a single table (http/problem.cpp).
+#include <cstdint>
+#include <string>
+
+namespace tally {
+
+enum class error_code : uint8_t {
+  /// Not an error; the default of a fresh value.
+  none = 0,
+  /// Not enough available credits for a charge or debit (402).
+  insufficient_credits,
+  /// Same Idempotency-Key reused with another request body (422).
+  idempotency_key_reused,
+  /// Same Idempotency-Key while the first request is still in flight (409).
+  idempotency_key_in_use,
+  /// The user named by a path or token does not exist (404 / 401).
+  user_not_found,
+  /// A bound was hit: writer backlog, per-actor window (503 + Retry-After).
+  overloaded,
+  /// The store is unreachable or a commit failed for good (503 + Retry-After).
+  store_unavailable,
+  /// A request field failed validation (422).
+  validation_failed,
+  /// An unexpected fault; details go to the log, never to the client (500).
+  internal,
+  /// The service is shutting down and takes no new work (503).
+  shutting_down,
+};
+
+/// Stable snake_case name, for logs and CAF's error rendering.
+std::string to_string(error_code code);
+
+} // namespace tally

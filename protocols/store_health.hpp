@@ -1,0 +1,22 @@
+#pragma once
+// Shared, lock-free view of the write-behind pipeline, read by /readyz and by
+// user actors before they accept a mutation (backlog bound -> 503 OVERLOADED).
+#include <atomic>
+#include <cstdint>
+
+namespace tally {
+
+struct store_health {
+  /// False while the last store operation failed with a connection fault.
+  std::atomic<bool> reachable{true};
+  /// Records handed to the writer and not yet committed (or dropped).
+  std::atomic<int64_t> backlog_records{0};
+  /// Bound on backlog_records: above it, mutations get 503 OVERLOADED.
+  int64_t backlog_records_max = 100000;
+
+  bool backlog_full() const {
+    return backlog_records.load(std::memory_order_relaxed) >= backlog_records_max;
+  }
+};
+
+} // namespace tally
