@@ -1,0 +1,161 @@
+// tally: start-up and shutdown order, in one readable sequence.
+//
+//   start:  settings -> log level -> store migrated -> metrics -> CAF system
+//           -> actor runtime (writer, readers, registry) -> HTTP server
+//   stop:   (SIGTERM/SIGINT) stop accepting -> drain in-flight requests
+//           -> flush the write-behind queue -> stop HTTP -> stop actors
+//           -> close the store -> exit 0
+#include <csignal>
+#include <iostream>
+
+#include <openssl/rand.h>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+
+#include "actors/runtime.hpp"
+#include "app/commands.hpp"
+#include "app/settings.hpp"
+#include "http/server.hpp"
+#include "persistence/store.hpp"
+#include "protocols/caf_types.hpp"
+#include "protocols/log.hpp"
+#include "protocols/metrics.hpp"
+
+namespace tally {
+
+namespace {
+
+constexpr int exit_config_error = 2;
+constexpr int exit_start_failure = 1;
+
+log_level parse_level(const std::string& name) {
+  if (name == "debug") return log_level::debug;
+  if (name == "warn") return log_level::warn;
+  if (name == "error") return log_level::error;
+  return log_level::info;
+}
+
+/// Dev mode without a configured secret: a random one per start, so tokens
+/// from an earlier run stop working (API.md, Configuration).
+std::string random_secret_hex() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (auto byte : bytes) {
+    hex += digits[byte >> 4];
+    hex += digits[byte & 0xf];
+  }
+  return hex;
+}
+
+/// Blocks SIGTERM and SIGINT in this thread and every thread it starts later,
+/// so they arrive only through wait_for_stop_signal().
+sigset_t block_stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int wait_for_stop_signal(const sigset_t& signals) {
+  int received = 0;
+  sigwait(&signals, &received);
+  return received;
+}
+
+/// Checks the store once before anything starts, so a wrong URL or a missing
+/// server is a clear start-up error rather than a stream of 503s.
+bool prepare_store(const settings& s) {
+  try {
+    open_store(s.db_url)->migrate();
+    return true;
+  } catch (const std::invalid_argument& e) {
+    log_event(log_level::error, "bad db setting", {{"error", e.what()}});
+  } catch (const store_error& e) {
+    log_event(log_level::error, "store unavailable at start", {{"error", e.what()}});
+  }
+  return false;
+}
+
+int serve(settings s) {
+  if (s.http.jwt_secret.empty()) {
+    if (!s.http.dev) {
+      log_event(log_level::error, "TALLY_JWT_SECRET is required outside dev mode");
+      return exit_config_error;
+    }
+    s.http.jwt_secret = random_secret_hex();
+  }
+  if (!prepare_store(s)) return exit_start_failure;
+
+  auto signals = block_stop_signals();
+  metrics process_metrics;
+
+  caf::actor_system_config caf_config;
+  register_caf_types(caf_config);
+  caf_config.set("scheduler.max-threads", s.worker_threads);
+  caf_config.set("logger.console", caf::atom("none"));
+  caf::actor_system system{caf_config};
+
+  auto db_url = s.db_url;
+  runtime actors{system, s.runtime, [db_url] { return open_store(db_url); }, process_metrics};
+  http_server server{s.http, actors.gate(), process_metrics};
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    log_event(log_level::error, "cannot listen", {{"error", e.what()}});
+    actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
+    return exit_start_failure;
+  }
+  log_event(log_level::info, "listening",
+            {{"host", std::string_view(s.http.host)},
+             {"port", static_cast<int64_t>(server.port())},
+             {"store", std::string_view(s.db_url.rfind("sqlite:", 0) == 0 ? "sqlite" : "postgres")},
+             {"ack", std::string_view(s.runtime.ack == ack_mode::commit ? "commit" : "memory")},
+             {"dev", s.http.dev}});
+
+  int signal = wait_for_stop_signal(signals);
+  log_event(log_level::info, "stopping", {{"signal", static_cast<int64_t>(signal)}});
+
+  server.stop_accepting();
+  bool drained = server.drain(std::chrono::milliseconds(s.shutdown_drain_ms));
+  bool flushed = actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
+  server.stop();
+  log_event(flushed ? log_level::info : log_level::error, "stopped",
+            {{"drained", drained}, {"flushed", flushed}});
+  return 0;
+}
+
+} // namespace
+
+} // namespace tally
+
+int main(int argc, char** argv) {
+  using namespace tally;
+  auto loaded = load_settings(argc, argv);
+  if (loaded.help_requested) {
+    std::cout << loaded.help_text;
+    return 0;
+  }
+  if (!loaded.value) {
+    std::cerr << "tally: " << loaded.error << "\n";
+    return exit_config_error;
+  }
+  auto& s = *loaded.value;
+  set_log_level(parse_level(s.log_level));
+  switch (s.command) {
+    case app_command::migrate: return run_migrate(s);
+    case app_command::create_user: return run_create_user(s);
+    case app_command::mint_token: return run_mint_token(s);
+    case app_command::serve: break;
+  }
+  try {
+    return serve(std::move(s));
+  } catch (const std::exception& e) {
+    log_event(log_level::error, "fatal", {{"error", e.what()}});
+    return exit_start_failure;
+  }
+}

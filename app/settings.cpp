@@ -1,0 +1,204 @@
+#include "app/settings.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+namespace tally {
+
+namespace po = boost::program_options;
+
+namespace {
+
+/// TALLY_HTTP_PORT -> http-port; anything without the prefix is ignored.
+std::string environment_to_option(const std::string& variable) {
+  static const std::string prefix = "TALLY_";
+  if (variable.compare(0, prefix.size(), prefix) != 0) return {};
+  std::string name = variable.substr(prefix.size());
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
+    return c == '_' ? '-' : static_cast<char>(std::tolower(c));
+  });
+  return name;
+}
+
+std::vector<std::string> split_origins(const std::string& text) {
+  std::vector<std::string> origins;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    auto first = item.find_first_not_of(" \t");
+    auto last = item.find_last_not_of(" \t");
+    if (first != std::string::npos) origins.push_back(item.substr(first, last - first + 1));
+  }
+  return origins;
+}
+
+std::optional<app_command> parse_command(const std::string& name) {
+  if (name == "serve") return app_command::serve;
+  if (name == "migrate") return app_command::migrate;
+  if (name == "create-user") return app_command::create_user;
+  if (name == "mint-token") return app_command::mint_token;
+  return std::nullopt;
+}
+
+} // namespace
+
+settings_result load_settings(int argc, char** argv) {
+  settings s;
+  std::string command_name = "serve";
+  std::string ack = "commit";
+  std::string cors;
+  std::string config_file;
+  int http_port = s.http.port;
+  int64_t passivate_after_ms = s.runtime.passivate_after.count();
+  int64_t request_deadline_ms = s.http.request_deadline.count();
+  int64_t read_timeout_ms = s.http.read_timeout.count();
+  int64_t idle_timeout_ms = s.http.idle_timeout.count();
+
+  // Options visible everywhere: flag name == config-file key == TALLY_<NAME>.
+  po::options_description options("Options (flags; config file keys; TALLY_<NAME> variables)");
+  options.add_options()
+    ("help,h", "print this help")
+    ("config", po::value(&config_file), "config file with `name = value` lines")
+    ("http-host", po::value(&s.http.host)->default_value(s.http.host), "listen address")
+    ("http-port", po::value(&http_port)->default_value(http_port), "listen port (0 = any free port)")
+    ("db", po::value(&s.db_url)->default_value(s.db_url), "sqlite:<path> or postgresql://...")
+    ("dev", po::value(&s.http.dev)->implicit_value(true)->default_value(false),
+     "dev mode: debug tokens in responses, random JWT secret if none")
+    ("jwt-secret", po::value(&s.http.jwt_secret), "HS256 key for access tokens (required unless --dev)")
+    ("admin-token", po::value(&s.http.admin_token), "bearer token for /v1/admin/* (none = admin API off)")
+    ("webhook-secret", po::value(&s.webhook_secret), "payment webhook signing secret")
+    ("ack", po::value(&ack)->default_value(ack), "commit (2xx after the commit) or memory")
+    ("cors-origins", po::value(&cors), "comma-separated allowed CORS origins")
+    ("log-level", po::value(&s.log_level)->default_value(s.log_level), "debug, info, warn or error")
+    ("access-log", po::value(&s.http.access_log)->default_value(true), "one JSON line per request")
+    ("io-threads", po::value(&s.http.io_threads)->default_value(s.http.io_threads), "Asio threads")
+    ("workers", po::value(&s.worker_threads)->default_value(s.worker_threads), "CAF scheduler threads")
+    ("body-limit-bytes", po::value(&s.http.body_bytes_max)->default_value(s.http.body_bytes_max),
+     "largest request body (413 above)")
+    ("read-timeout-ms", po::value(&read_timeout_ms)->default_value(read_timeout_ms),
+     "a request must arrive within this")
+    ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(idle_timeout_ms),
+     "idle keep-alive connections close after this")
+    ("request-deadline-ms", po::value(&request_deadline_ms)->default_value(request_deadline_ms),
+     "503 when the actors have not answered by then")
+    ("connections-max", po::value(&s.http.connections_max)->default_value(s.http.connections_max),
+     "open connections at most")
+    ("passivate-after-ms", po::value(&passivate_after_ms)->default_value(passivate_after_ms),
+     "idle entity actors are passivated after this")
+    ("backlog-max", po::value(&s.runtime.backlog_records_max)->default_value(s.runtime.backlog_records_max),
+     "write-behind records waiting for a commit before 503 OVERLOADED")
+    ("write-batch-max", po::value(&s.runtime.write_batch_records_max)
+       ->default_value(s.runtime.write_batch_records_max), "records per transaction at most")
+    ("user-pending-max", po::value(&s.runtime.user_pending_replies_max)
+       ->default_value(s.runtime.user_pending_replies_max), "uncommitted replies per user before 503")
+    ("idempotency-cache-max", po::value(&s.runtime.idempotency_cached_max)
+       ->default_value(s.runtime.idempotency_cached_max), "idempotency records kept in memory per user")
+    ("shutdown-drain-ms", po::value(&s.shutdown_drain_ms)->default_value(s.shutdown_drain_ms),
+     "SIGTERM: time for in-flight requests")
+    ("shutdown-flush-ms", po::value(&s.shutdown_flush_ms)->default_value(s.shutdown_flush_ms),
+     "SIGTERM: time for the final write-behind flush");
+
+  // Only on the command line: the sub-command and its arguments.
+  po::options_description command_options("Command arguments");
+  command_options.add_options()
+    ("command", po::value(&command_name), "serve | migrate | create-user | mint-token")
+    ("id", po::value(&s.user_id), "create-user: the user's UUID (random if absent)")
+    ("user", po::value(&s.user_id), "mint-token: the user's UUID")
+    ("email", po::value(&s.email), "create-user: email")
+    ("phone", po::value(&s.phone), "create-user: E.164 phone")
+    ("ttl-s", po::value(&s.token_ttl_s)->default_value(s.token_ttl_s), "mint-token: lifetime");
+  po::positional_options_description positional;
+  positional.add("command", 1);
+
+  settings_result result;
+  try {
+    po::options_description command_line;
+    command_line.add(options).add(command_options);
+    po::variables_map values;
+    // The first stored value wins, so store in precedence order.
+    // TALLY_* variables that name no option (a test harness's own) are ignored.
+    auto known_option = [&options](const std::string& variable) -> std::string {
+      auto name = environment_to_option(variable);
+      return !name.empty() && options.find_nothrow(name, false) ? name : std::string{};
+    };
+    po::store(po::parse_environment(options, known_option), values);
+    po::store(po::command_line_parser(argc, argv).options(command_line).positional(positional).run(),
+              values);
+    if (values.count("config")) {
+      std::ifstream file(values["config"].as<std::string>());
+      if (!file) {
+        result.error = "cannot read config file " + values["config"].as<std::string>();
+        return result;
+      }
+      po::store(po::parse_config_file(file, options), values);
+    }
+    if (values.count("help")) {
+      std::ostringstream text;
+      text << "usage: tally [serve|migrate|create-user|mint-token] [options]\n"
+           << options << command_options;
+      result.help_requested = true;
+      result.help_text = text.str();
+      return result;
+    }
+    po::notify(values);
+  } catch (const po::error& e) {
+    result.error = e.what();
+    return result;
+  }
+
+  auto command = parse_command(command_name);
+  if (!command) {
+    result.error = "unknown command '" + command_name + "' (serve, migrate, create-user, mint-token)";
+    return result;
+  }
+  s.command = *command;
+  if (http_port < 0 || http_port > 65535) {
+    result.error = "http-port must be 0..65535";
+    return result;
+  }
+  s.http.port = static_cast<uint16_t>(http_port);
+  if (ack == "commit") {
+    s.runtime.ack = ack_mode::commit;
+  } else if (ack == "memory") {
+    s.runtime.ack = ack_mode::memory;
+  } else {
+    result.error = "ack must be 'commit' or 'memory', not '" + ack + "'";
+    return result;
+  }
+  for (auto [name, value] : {std::pair{"read-timeout-ms", read_timeout_ms},
+                             std::pair{"idle-timeout-ms", idle_timeout_ms},
+                             std::pair{"request-deadline-ms", request_deadline_ms},
+                             std::pair{"passivate-after-ms", passivate_after_ms}}) {
+    if (value <= 0) {
+      result.error = std::string(name) + " must be > 0";
+      return result;
+    }
+  }
+  if (s.http.io_threads < 1 || s.worker_threads < 1) {
+    result.error = "io-threads and workers must be >= 1";
+    return result;
+  }
+  if (s.runtime.backlog_records_max < 1 || s.runtime.write_batch_records_max < 1
+      || s.runtime.user_pending_replies_max < 1) {
+    result.error = "backlog-max, write-batch-max and user-pending-max must be >= 1";
+    return result;
+  }
+  static const std::vector<std::string> levels{"debug", "info", "warn", "error"};
+  if (std::find(levels.begin(), levels.end(), s.log_level) == levels.end()) {
+    result.error = "log-level must be debug, info, warn or error";
+    return result;
+  }
+  s.http.read_timeout = std::chrono::milliseconds(read_timeout_ms);
+  s.http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
+  s.http.request_deadline = std::chrono::milliseconds(request_deadline_ms);
+  s.runtime.passivate_after = std::chrono::milliseconds(passivate_after_ms);
+  s.http.cors_origins = split_origins(cors);
+  result.value = std::move(s);
+  return result;
+}
+
+} // namespace tally
