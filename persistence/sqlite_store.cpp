@@ -1,0 +1,475 @@
+#include "persistence/sqlite_store.hpp"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <new>
+#include <string_view>
+
+#include "persistence/migrations.hpp"
+
+namespace tally {
+namespace {
+
+/// Faults that may clear up by themselves: another writer holds the lock, the
+/// disk hiccupped or is full, the file is not reachable right now.
+bool is_transient(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+[[noreturn]] void fail(sqlite3* db, int rc, std::string_view what) {
+  auto fault = is_transient(rc) ? store_fault::transient : store_fault::permanent;
+  std::string message = "sqlite: ";
+  message.append(what).append(": ").append(db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  throw store_error(fault, message);
+}
+
+/// A cached statement in use: binds by position (1-based, like SQLite), steps,
+/// reads columns, and resets itself on scope exit so the cache stays clean.
+class statement_use {
+public:
+  statement_use(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~statement_use() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  statement_use(const statement_use&) = delete;
+  statement_use& operator=(const statement_use&) = delete;
+
+  statement_use& bind(int index, int64_t value) {
+    check(sqlite3_bind_int64(stmt_, index, value));
+    return *this;
+  }
+  statement_use& bind(int index, std::string_view text) {
+    check(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+    return *this;
+  }
+  statement_use& bind(int index, const uuid& id) { return bind(index, std::string_view{to_string(id)}); }
+  /// Empty text is stored as NULL (optional email, phone, description).
+  statement_use& bind_or_null(int index, std::string_view text) {
+    if (text.empty()) {
+      check(sqlite3_bind_null(stmt_, index));
+      return *this;
+    }
+    return bind(index, text);
+  }
+  statement_use& bind_blob(int index, std::string_view bytes) {
+    // A zero-length blob, not NULL: the column is NOT NULL.
+    check(sqlite3_bind_blob64(stmt_, index, bytes.empty() ? "" : bytes.data(), bytes.size(),
+                              SQLITE_TRANSIENT));
+    return *this;
+  }
+
+  /// True while a row is available; false when done.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, rc, sqlite3_sql(stmt_));
+  }
+  /// Steps a statement that returns no rows.
+  void run() {
+    while (step()) {
+    }
+  }
+
+  int64_t int64_at(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string text_at(int column) const {
+    auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return text == nullptr ? std::string{} : std::string(text, sqlite3_column_bytes(stmt_, column));
+  }
+  std::string blob_at(int column) const {
+    auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    return bytes == nullptr ? std::string{} : std::string(bytes, sqlite3_column_bytes(stmt_, column));
+  }
+  uuid uuid_at(int column) const {
+    auto parsed = parse_uuid(text_at(column));
+    if (!parsed) throw store_error(store_fault::permanent, "sqlite: malformed uuid in a stored row");
+    return *parsed;
+  }
+
+private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) fail(db_, rc, "bind");
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+/// Every store call goes through here: SQLite faults already are
+/// store_error; anything else (allocation, a bug) must not escape as-is.
+template <class Body>
+auto guarded(Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const store_error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw store_error(store_fault::transient, "sqlite: out of memory");
+  } catch (const std::exception& e) {
+    throw store_error(store_fault::permanent, std::string("sqlite: ") + e.what());
+  }
+}
+
+/// The largest power of two <= n (n >= 1): the next INSERT chunk size.
+size_t chunk_rows(size_t n) {
+  size_t rows = 1;
+  while (rows * 2 <= n) rows *= 2;
+  return rows;
+}
+
+/// "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)" for `rows` rows.
+std::string multi_row_insert(std::string_view head, size_t columns, size_t rows) {
+  std::string tuple = "(";
+  for (size_t c = 0; c < columns; ++c) tuple += c == 0 ? "?" : ",?";
+  tuple += ")";
+  std::string sql(head);
+  sql.reserve(head.size() + rows * (tuple.size() + 1));
+  for (size_t r = 0; r < rows; ++r) {
+    if (r > 0) sql += ',';
+    sql += tuple;
+  }
+  return sql;
+}
+
+constexpr std::string_view ledger_insert_head =
+  "INSERT INTO ledger_entries (user_id, seq, id, type, amount, available_after, reserved_after,"
+  " reference, description, created_at) VALUES ";
+constexpr size_t ledger_insert_columns = 10;
+constexpr std::string_view idempotency_insert_head =
+  "INSERT INTO idempotency_keys (user_id, key, request_digest, status, response, created_at) VALUES ";
+constexpr size_t idempotency_insert_columns = 6;
+static_assert(sqlite_insert_rows_max * ledger_insert_columns <= 32766);
+
+/// A LIMIT that is one more than `n` without overflowing SQLite's int64.
+int64_t limit_plus_one(size_t n) {
+  constexpr auto most = static_cast<size_t>(std::numeric_limits<int64_t>::max() - 1);
+  return static_cast<int64_t>(n < most ? n : most) + 1;
+}
+
+} // namespace
+
+sqlite_store::sqlite_store(const std::string& path, int busy_timeout_ms) {
+  // NOMUTEX: one thread uses a store object at a time (store.hpp), so
+  // SQLite's per-connection mutex would be pure overhead.
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  try {
+    if (rc != SQLITE_OK) {
+      throw store_error(store_fault::transient, "sqlite: cannot open " + path + ": " +
+                                                  (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)));
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, busy_timeout_ms);
+    use_wal(busy_timeout_ms);
+    execute(std::string("PRAGMA synchronous = ") + sqlite_synchronous_mode);
+    execute("PRAGMA foreign_keys = ON");
+    // Multi-row INSERTs inside a transaction keep a statement journal (to
+    // undo a half-applied statement); in memory it costs no temp file per
+    // statement.
+    execute("PRAGMA temp_store = MEMORY");
+    execute("PRAGMA cache_size = -" + std::to_string(sqlite_page_cache_kib));
+  } catch (const store_error& e) {
+    close();
+    // Whatever stops a fresh connection from working is "cannot reach".
+    throw store_error(store_fault::transient, e.what());
+  }
+}
+
+sqlite_store::~sqlite_store() {
+  close();
+}
+
+void sqlite_store::close() {
+  // Statements first: close_v2 keeps a connection with live statements
+  // allocated until they are finalized.
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  statements_.clear();
+  sqlite3_close_v2(db_);
+  db_ = nullptr;
+}
+
+void sqlite_store::use_wal(int busy_timeout_ms) {
+  // Switching a fresh file to WAL needs an exclusive lock, and SQLite may
+  // answer BUSY at once (without its busy handler) while other connections
+  // open the same file, e.g. the writer and the readers at start-up. WAL
+  // is persistent, so only the first opener switches; the others retry
+  // until they see it, within the same busy budget.
+  constexpr int retry_pause_ms = 5;
+  for (int waited_ms = 0;; waited_ms += retry_pause_ms) {
+    try {
+      statement_use mode(db_, statement("PRAGMA journal_mode"));
+      // An in-memory database keeps "memory": WAL does not apply there.
+      if (mode.step() && (mode.text_at(0) == "wal" || mode.text_at(0) == "memory")) return;
+    } catch (const store_error&) {
+      if (waited_ms >= busy_timeout_ms) throw;
+      sqlite3_sleep(retry_pause_ms);
+      continue;
+    }
+    try {
+      statement_use set(db_, statement("PRAGMA journal_mode = WAL"));
+      if (set.step() && set.text_at(0) == "wal") return;
+      throw store_error(store_fault::transient, "sqlite: the database refused WAL mode");
+    } catch (const store_error&) {
+      if (waited_ms >= busy_timeout_ms) throw;
+      sqlite3_sleep(retry_pause_ms);
+    }
+  }
+}
+
+sqlite3_stmt* sqlite_store::statement(const std::string& sql) {
+  if (auto found = statements_.find(sql); found != statements_.end()) return found->second;
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size() + 1),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) fail(db_, rc, "prepare");
+  statements_.emplace(sql, stmt);
+  return stmt;
+}
+
+void sqlite_store::execute(const std::string& sql) {
+  statement_use use(db_, statement(sql));
+  use.run();
+}
+
+void sqlite_store::in_transaction(const std::function<void()>& body) {
+  // A failed ROLLBACK earlier could leave a transaction open; never nest.
+  if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  // IMMEDIATE takes the write lock up front: a deferred transaction that
+  // upgrades later can fail with BUSY without waiting for busy_timeout.
+  execute("BEGIN IMMEDIATE");
+  try {
+    body();
+    execute("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void sqlite_store::migrate() {
+  guarded([&] {
+    for (const auto& step : migrations_for(sql_dialect::sqlite)) {
+      // The write lock of BEGIN IMMEDIATE serialises concurrent starters:
+      // the second one sees the first one's version and skips the step.
+      in_transaction([&] {
+        execute(schema_version_table_sql(sql_dialect::sqlite));
+        int64_t current_version = 0;
+        {  // reset before the DDL below runs on this connection
+          statement_use current(db_, statement("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+          current.step();
+          current_version = current.int64_at(0);
+        }
+        if (step.version <= current_version) return;
+        char* message = nullptr;
+        int rc = sqlite3_exec(db_, step.sql, nullptr, nullptr, &message);
+        if (rc != SQLITE_OK) {
+          std::string what = "migration " + std::to_string(step.version) + ": " +
+                             (message != nullptr ? message : sqlite3_errstr(rc));
+          sqlite3_free(message);
+          throw store_error(is_transient(rc) ? store_fault::transient : store_fault::permanent,
+                            "sqlite: " + what);
+        }
+        statement_use record(db_, statement("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)"));
+        record.bind(1, int64_t{step.version}).bind(2, now_us()).run();
+      });
+    }
+  });
+}
+
+void sqlite_store::ping() {
+  guarded([&] {
+    statement_use use(db_, statement("SELECT 1"));
+    use.run();
+  });
+}
+
+void sqlite_store::create_user(const user_row& user) {
+  guarded([&] {
+    // A row without a creation time would claim 1970; stamp it now instead.
+    timestamp_us created_at = user.created_at != 0 ? user.created_at : now_us();
+    statement_use use(db_, statement("INSERT INTO users (id, email, phone, created_at, updated_at)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?4)"));
+    use.bind(1, user.id).bind_or_null(2, user.email).bind_or_null(3, user.phone).bind(4, created_at);
+    use.run();
+  });
+}
+
+std::optional<user_snapshot> sqlite_store::activate_user(const uuid& user, size_t recent_idempotency_max,
+                                                         timestamp_us idempotency_since) {
+  return guarded([&] {
+    std::optional<user_snapshot> snapshot;
+    in_transaction([&] {
+      {
+        statement_use bump(db_, statement(
+          "UPDATE users SET owner_epoch = owner_epoch + 1 WHERE id = ?1"
+          " RETURNING email, phone, created_at, available, reserved, ledger_seq, owner_epoch"));
+        bump.bind(1, user);
+        if (!bump.step()) return;
+        snapshot.emplace();
+        snapshot->user.id = user;
+        snapshot->user.email = bump.text_at(0);
+        snapshot->user.phone = bump.text_at(1);
+        snapshot->user.created_at = bump.int64_at(2);
+        snapshot->bal.available = bump.int64_at(3);
+        snapshot->bal.reserved = bump.int64_at(4);
+        snapshot->ledger_seq = bump.int64_at(5);
+        snapshot->owner_epoch = bump.int64_at(6);
+        bump.run();  // RETURNING statements finish on the last step
+      }
+      statement_use recent(db_, statement(
+        "SELECT key, request_digest, status, response, created_at FROM idempotency_keys"
+        " WHERE user_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC, key DESC LIMIT ?3"));
+      recent.bind(1, user).bind(2, idempotency_since).bind(3, limit_plus_one(recent_idempotency_max));
+      while (recent.step()) {
+        if (snapshot->recent_idempotency.size() == recent_idempotency_max) {
+          snapshot->older_idempotency_in_store = true;
+          break;
+        }
+        snapshot->recent_idempotency.push_back(idempotency_record{
+          user, recent.text_at(0), recent.text_at(1), static_cast<int>(recent.int64_at(2)),
+          recent.blob_at(3), recent.int64_at(4)});
+      }
+    });
+    return snapshot;
+  });
+}
+
+ledger_page sqlite_store::read_ledger(const uuid& user, const ledger_query& query) {
+  return guarded([&] {
+    ledger_page page;
+    if (query.limit <= 0) return page;
+    statement_use use(db_, statement(
+      "SELECT id, seq, type, amount, available_after, reserved_after, reference, created_at"
+      " FROM ledger_entries WHERE user_id = ?1 AND seq < ?2 AND (?3 IS NULL OR type = ?3)"
+      " ORDER BY seq DESC LIMIT ?4"));
+    use.bind(1, user).bind(2, query.before_seq.value_or(std::numeric_limits<int64_t>::max()));
+    if (query.type) use.bind(3, to_string(*query.type));
+    use.bind(4, int64_t{query.limit} + 1);  // one extra row tells whether more exist
+    while (use.step()) {
+      if (page.entries.size() == static_cast<size_t>(query.limit)) {
+        page.next_before_seq = page.entries.back().seq;
+        break;
+      }
+      auto type = parse_ledger_type(use.text_at(2));
+      if (!type) throw store_error(store_fault::permanent, "sqlite: unknown ledger type in a stored row");
+      page.entries.push_back(ledger_entry{use.uuid_at(0), use.int64_at(1), *type, use.int64_at(3),
+                                          use.int64_at(4), use.int64_at(5), use.text_at(6),
+                                          use.int64_at(7)});
+    }
+    return page;
+  });
+}
+
+std::optional<idempotency_record> sqlite_store::find_idempotency(const uuid& user, const std::string& key,
+                                                                 timestamp_us since) {
+  return guarded([&] {
+    std::optional<idempotency_record> found;
+    statement_use use(db_, statement(
+      "SELECT request_digest, status, response, created_at FROM idempotency_keys"
+      " WHERE user_id = ?1 AND key = ?2 AND created_at >= ?3"));
+    use.bind(1, user).bind(2, key).bind(3, since);
+    if (use.step()) {
+      found = idempotency_record{user, key, use.text_at(0), static_cast<int>(use.int64_at(1)),
+                                 use.blob_at(2), use.int64_at(3)};
+    }
+    return found;
+  });
+}
+
+void sqlite_store::insert_ledger(const write_batch& batch) {
+  const auto& rows = batch.ledger;
+  for (size_t done = 0; done < rows.size();) {
+    size_t count = chunk_rows(std::min(rows.size() - done, sqlite_insert_rows_max));
+    statement_use use(db_, statement(multi_row_insert(ledger_insert_head, ledger_insert_columns, count)));
+    for (size_t r = done; r < done + count; ++r) {
+      const auto& row = rows[r];
+      const auto& entry = row.entry;
+      int p = static_cast<int>((r - done) * ledger_insert_columns);  // parameters before this row
+      use.bind(p + 1, row.user_id)
+        .bind(p + 2, entry.seq)
+        .bind(p + 3, entry.id)
+        .bind(p + 4, to_string(entry.type))
+        .bind(p + 5, entry.amount)
+        .bind(p + 6, entry.available_after)
+        .bind(p + 7, entry.reserved_after)
+        .bind(p + 8, entry.reference)
+        .bind_or_null(p + 9, row.description)
+        .bind(p + 10, entry.created_at);
+    }
+    use.run();
+    done += count;
+  }
+}
+
+void sqlite_store::insert_idempotency(const write_batch& batch) {
+  const auto& rows = batch.idempotency;
+  for (size_t done = 0; done < rows.size();) {
+    size_t count = chunk_rows(std::min(rows.size() - done, sqlite_insert_rows_max));
+    statement_use use(db_,
+                      statement(multi_row_insert(idempotency_insert_head, idempotency_insert_columns, count)));
+    for (size_t r = done; r < done + count; ++r) {
+      const auto& row = rows[r];
+      int p = static_cast<int>((r - done) * idempotency_insert_columns);  // parameters before this row
+      use.bind(p + 1, row.user_id)
+        .bind(p + 2, row.key)
+        .bind(p + 3, row.request_digest)
+        .bind(p + 4, int64_t{row.status})
+        .bind_blob(p + 5, row.response)
+        .bind(p + 6, row.created_at);
+    }
+    use.run();
+    done += count;
+  }
+}
+
+void sqlite_store::commit(const write_batch& batch) {
+  if (batch.empty()) return;
+  guarded([&] {
+    in_transaction([&] {
+      for (const auto& write : batch.balances) {
+        statement_use use(db_, statement(
+          "UPDATE users SET available = ?1, reserved = ?2, ledger_seq = ?3, updated_at = ?4"
+          " WHERE id = ?5 AND owner_epoch = ?6"));
+        use.bind(1, write.bal.available)
+          .bind(2, write.bal.reserved)
+          .bind(3, write.ledger_seq)
+          .bind(4, write.updated_at)
+          .bind(5, write.user_id)
+          .bind(6, write.owner_epoch);
+        use.run();
+        if (sqlite3_changes(db_) == 0) {
+          throw store_error(store_fault::fenced, "sqlite: user " + to_string(write.user_id) +
+                                                   " is not at owner epoch " +
+                                                   std::to_string(write.owner_epoch));
+        }
+      }
+      insert_ledger(batch);
+      insert_idempotency(batch);
+    });
+  });
+}
+
+size_t sqlite_store::delete_idempotency_before(timestamp_us before) {
+  return guarded([&] {
+    statement_use use(db_, statement("DELETE FROM idempotency_keys WHERE created_at < ?1"));
+    use.bind(1, before).run();
+    return static_cast<size_t>(sqlite3_changes64(db_));
+  });
+}
+
+} // namespace tally

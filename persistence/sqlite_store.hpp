@@ -1,0 +1,77 @@
+#pragma once
+// The SQLite store: the zero-setup default. One file in WAL mode, one
+// connection per store object. Commits fsync before they return, so an
+// acknowledged batch survives power loss.
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+#include "persistence/store.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace tally {
+
+/// SQLite `synchronous` level. FULL syncs the WAL at every commit: a commit
+/// that returned is durable, which is what the writer acknowledges on.
+constexpr const char* sqlite_synchronous_mode = "FULL";
+
+/// How long a statement waits for another connection's write lock before
+/// SQLITE_BUSY (a transient fault the writer retries).
+constexpr int sqlite_busy_timeout_ms = 5000;
+
+/// Page cache per connection. The hot B-tree pages (users, the newest
+/// ledger and idempotency pages) stay in memory instead of being re-read
+/// from the OS at every commit; the writer and each reader own one.
+constexpr int sqlite_page_cache_kib = 16 * 1024;
+
+/// Rows per multi-row INSERT. A power of two: a batch is split into chunks
+/// of 2^k rows, so at most log2(max)+1 statement shapes per table are
+/// prepared and cached. 256 rows x 10 columns stays far below SQLite's
+/// 32766 bound parameters per statement.
+constexpr size_t sqlite_insert_rows_max = 256;
+static_assert((sqlite_insert_rows_max & (sqlite_insert_rows_max - 1)) == 0,
+              "sqlite_insert_rows_max must be a power of two");
+static_assert(sqlite_insert_rows_max * 10 <= 32766, "too many bound parameters per INSERT");
+
+class sqlite_store final : public store {
+public:
+  /// Opens (creating if missing) the database file at `path`, whose parent
+  /// directory must exist. Throws store_error(transient) on failure.
+  /// `busy_timeout_ms` is overridable so tests can provoke SQLITE_BUSY fast.
+  explicit sqlite_store(const std::string& path, int busy_timeout_ms = sqlite_busy_timeout_ms);
+  ~sqlite_store() override;
+  sqlite_store(const sqlite_store&) = delete;
+  sqlite_store& operator=(const sqlite_store&) = delete;
+
+  void migrate() override;
+  void ping() override;
+  void create_user(const user_row& user) override;
+  std::optional<user_snapshot> activate_user(const uuid& user, size_t recent_idempotency_max,
+                                             timestamp_us idempotency_since) override;
+  ledger_page read_ledger(const uuid& user, const ledger_query& query) override;
+  std::optional<idempotency_record> find_idempotency(const uuid& user, const std::string& key,
+                                                     timestamp_us since) override;
+  void commit(const write_batch& batch) override;
+  size_t delete_idempotency_before(timestamp_us before) override;
+
+private:
+  /// Finalizes cached statements and closes the connection.
+  void close();
+  /// Puts the database in WAL mode, retrying while other openers hold it.
+  void use_wal(int busy_timeout_ms);
+  /// The cached prepared statement for `sql`, reset and unbound.
+  sqlite3_stmt* statement(const std::string& sql);
+  /// Runs one statement with no parameters and no result rows.
+  void execute(const std::string& sql);
+  /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it throws.
+  void in_transaction(const std::function<void()>& body);
+  void insert_ledger(const write_batch& batch);
+  void insert_idempotency(const write_batch& batch);
+
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+} // namespace tally

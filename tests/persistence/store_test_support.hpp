@@ -1,0 +1,94 @@
+#pragma once
+// Shared fixtures for the store tests: a scratch directory for SQLite, a
+// scratch schema on the Postgres named by TALLY_TEST_PG_URL, and builders
+// for batch records.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "persistence/store.hpp"
+
+namespace tally::test {
+
+/// A fixed, odd instant (microseconds) so exact round trips are visible.
+constexpr timestamp_us t0_us = 1'700'000'000'123'457;
+
+/// A fresh directory under the system temp dir, removed on destruction.
+struct temp_dir {
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  std::filesystem::path path;
+};
+
+/// TALLY_TEST_PG_URL, if set and not empty.
+std::optional<std::string> postgres_test_url();
+
+/// A fresh schema on the test server; `url` points search_path at it and
+/// sets application_name to the schema name (so a test can find and kill
+/// its own backends). Dropped with everything in it on destruction.
+struct postgres_schema {
+  explicit postgres_schema(const std::string& server_url);
+  ~postgres_schema();
+  postgres_schema(const postgres_schema&) = delete;
+  postgres_schema& operator=(const postgres_schema&) = delete;
+  std::string server_url;
+  std::string name;
+  std::string url;
+};
+
+user_row make_user(std::string email = {}, std::string phone = {});
+
+ledger_write make_ledger(const uuid& user, int64_t seq, ledger_type type, int64_t amount, balance after,
+                         std::string reference = "ref", timestamp_us at = t0_us);
+
+idempotency_record make_idempotency(const uuid& user, std::string key, timestamp_us at,
+                                    std::string response = std::string("\x01\x00\xff", 3));
+
+balance_write make_balance(const uuid& user, int64_t epoch, balance bal, int64_t ledger_seq,
+                           timestamp_us at = t0_us);
+
+/// Commits `count` grants of `amount` each (seq from+1 .. from+count), with
+/// their balance write, in one batch. Returns the balance afterwards.
+balance commit_grants(store& db, const uuid& user, int64_t epoch, balance before, int64_t from_seq, int count,
+                      int64_t amount = 10);
+
+/// Runs `call` and returns the fault of the store_error it threw, or nullopt
+/// when it threw nothing (other exceptions propagate and fail the test).
+template <class Call>
+std::optional<store_fault> fault_of(Call&& call) {
+  try {
+    call();
+  } catch (const store_error& e) {
+    UNSCOPED_INFO("store_error: " << e.what());
+    return e.fault();
+  }
+  return std::nullopt;
+}
+
+} // namespace tally::test
+
+namespace Catch {
+/// Readable expansions for CHECK(fault_of(...) == store_fault::...).
+template <>
+struct StringMaker<std::optional<tally::store_fault>> {
+  static std::string convert(const std::optional<tally::store_fault>& fault) {
+    if (!fault) return "no store_error";
+    switch (*fault) {
+      case tally::store_fault::transient: return "transient";
+      case tally::store_fault::permanent: return "permanent";
+      case tally::store_fault::fenced: return "fenced";
+    }
+    return "unknown fault";
+  }
+};
+template <>
+struct StringMaker<tally::store_fault> {
+  static std::string convert(tally::store_fault fault) {
+    return StringMaker<std::optional<tally::store_fault>>::convert(fault);
+  }
+};
+} // namespace Catch
