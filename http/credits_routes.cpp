@@ -1,0 +1,254 @@
+#include "http/credits_routes.hpp"
+
+#include <charconv>
+
+#include "http/idempotency_key.hpp"
+#include "http/json_body.hpp"
+#include "http/json_text.hpp"
+#include "http/ledger_cursor.hpp"
+#include "http/query_string.hpp"
+#include "http/request_context.hpp"
+#include "http/request_handler.hpp"
+#include "http/rfc3339.hpp"
+#include "protocols/reply.hpp"
+
+namespace tally {
+
+namespace {
+
+/// What a reply that never arrives (dropped message, dead actor) becomes:
+/// the outcome is unknown, so the client is told to retry (with its key).
+failure dropped_reply() {
+  return {error_code::store_unavailable, "The request was not completed; retry it", 0};
+}
+
+/// /me routes: the token's user does not exist -> the token is no good.
+void answer_me_failure(request_context& ctx, const failure& why) {
+  if (why.code == error_code::user_not_found) {
+    ctx.answer_problem(problem_code::unauthenticated, "The token's user does not exist");
+    return;
+  }
+  ctx.answer_failure(why);
+}
+
+std::string render_balance(const balance& value) {
+  std::string out;
+  out.reserve(64);
+  out += '{';
+  append_json_key(out, "available");
+  append_json_int(out, value.available);
+  out += ',';
+  append_json_key(out, "reserved");
+  append_json_int(out, value.reserved);
+  out += '}';
+  return out;
+}
+
+std::string render_charge(const charge_result& result) {
+  std::string out;
+  out.reserve(96);
+  out += '{';
+  append_json_key(out, "id");
+  append_json_string(out, to_string(result.id));
+  out += ',';
+  append_json_key(out, "amount");
+  append_json_int(out, result.amount);
+  out += ',';
+  append_json_key(out, "available");
+  append_json_int(out, result.available);
+  out += '}';
+  return out;
+}
+
+std::string render_ledger(const ledger_page& page) {
+  std::string out;
+  out.reserve(32 + page.entries.size() * 200);
+  out += '{';
+  append_json_key(out, "data");
+  out += '[';
+  bool first = true;
+  for (const auto& entry : page.entries) {
+    if (!first) out += ',';
+    first = false;
+    out += '{';
+    append_json_key(out, "id");
+    append_json_string(out, to_string(entry.id));
+    out += ',';
+    append_json_key(out, "type");
+    append_json_string(out, to_string(entry.type));
+    out += ',';
+    append_json_key(out, "amount");
+    append_json_int(out, entry.amount);
+    out += ',';
+    append_json_key(out, "available_after");
+    append_json_int(out, entry.available_after);
+    out += ',';
+    append_json_key(out, "reserved_after");
+    append_json_int(out, entry.reserved_after);
+    out += ',';
+    append_json_key(out, "reference");
+    append_json_string(out, entry.reference);
+    out += ',';
+    append_json_key(out, "created_at");
+    out += '"';
+    append_rfc3339(out, entry.created_at);
+    out += '"';
+    out += '}';
+  }
+  out += "],";
+  append_json_key(out, "next_cursor");
+  if (page.next_before_seq) {
+    append_json_string(out, encode_ledger_cursor(*page.next_before_seq));
+  } else {
+    out += "null";
+  }
+  out += '}';
+  return out;
+}
+
+/// ?limit=: decimal digits only, within bounds.
+std::optional<int> parse_limit(const std::string& text) {
+  int value = 0;
+  const char* first = text.data();
+  const char* last = first + text.size();
+  if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+  auto [end, ec] = std::from_chars(first, last, value);
+  if (ec != std::errc{} || end != last) return std::nullopt;
+  if (value < 1 || value > ledger_page_limit_max) return std::nullopt;
+  return value;
+}
+
+/// Calls the gateway with a reply that renders through `on_reply`. `done`
+/// outlives an exception thrown by the call itself, so that exception's 500
+/// is the answer, not the 503 the undelivered reply would give.
+template <class T, class Call, class OnReply>
+void ask_gateway(const std::shared_ptr<request_context>& context, Call&& call,
+                 OnReply&& on_reply) {
+  reply<T> done(
+    [context, on_reply = std::forward<OnReply>(on_reply)](outcome<T> result) {
+      context->guarded([&] { on_reply(std::move(result)); });
+    },
+    dropped_reply());
+  try {
+    call(done);
+  } catch (const std::exception& e) {
+    context->answer_exception(e.what());
+  } catch (...) {
+    context->answer_exception("unknown exception");
+  }
+}
+
+} // namespace
+
+void get_balance(const std::shared_ptr<request_context>& context) {
+  auto& ctx = *context;
+  ask_gateway<balance>(
+    context, [&](reply<balance> done) { ctx.handler.gate().get_balance(*ctx.caller, std::move(done)); },
+    [context](outcome<balance> result) {
+      if (!result) return answer_me_failure(*context, result.error());
+      context->answer_json(http::status::ok, render_balance(result.value()));
+    });
+}
+
+void list_ledger(const std::shared_ptr<request_context>& context) {
+  auto& ctx = *context;
+  std::vector<field_error> errors;
+  ledger_query query;
+  query.limit = ledger_page_limit_default;
+  if (auto limit = query_param(ctx.query, "limit")) {
+    if (auto value = parse_limit(*limit)) {
+      query.limit = *value;
+    } else {
+      errors.push_back({"limit", "must be an integer from 1 to " +
+                                   std::to_string(ledger_page_limit_max)});
+    }
+  }
+  if (auto cursor = query_param(ctx.query, "cursor")) {
+    if (auto seq = decode_ledger_cursor(*cursor)) {
+      query.before_seq = *seq;
+    } else {
+      errors.push_back({"cursor", "is not a cursor this API returned"});
+    }
+  }
+  if (auto type = query_param(ctx.query, "type")) {
+    if (auto parsed = parse_ledger_type(*type)) {
+      query.type = *parsed;
+    } else {
+      errors.push_back({"type", "must be one of grant, topup, debit, charge, reserve, capture, "
+                                "release"});
+    }
+  }
+  if (!errors.empty()) {
+    ctx.answer_problem(problem_code::validation_failed, {}, errors);
+    return;
+  }
+  ask_gateway<ledger_page>(
+    context,
+    [&](reply<ledger_page> done) { ctx.handler.gate().get_ledger(*ctx.caller, query, std::move(done)); },
+    [context](outcome<ledger_page> result) {
+      if (!result) return answer_me_failure(*context, result.error());
+      context->answer_json(http::status::ok, render_ledger(result.value()));
+    });
+}
+
+void create_charge(const std::shared_ptr<request_context>& context) {
+  auto& ctx = *context;
+  field_validator fields(ctx.body);
+  auto amount = fields.integer("amount", 1, charge_amount_max, /*required=*/true);
+  auto description = fields.text("description", 0, charge_description_chars_max,
+                                  /*required=*/false);
+  if (!fields.ok()) {
+    ctx.answer_problem(problem_code::validation_failed, {}, fields.errors());
+    return;
+  }
+  charge_command command;
+  command.amount = *amount;
+  if (description) command.description = std::move(*description);
+  command.idem.key = ctx.idempotency_key;
+  command.idem.request_digest = request_digest("create_charge", {}, ctx.body.dump());
+  using answer_type = mutation_reply<charge_result>;
+  ask_gateway<answer_type>(
+    context,
+    [&](reply<answer_type> done) {
+      ctx.handler.gate().charge(*ctx.caller, std::move(command), std::move(done));
+    },
+    [context](outcome<answer_type> result) {
+      if (!result) return answer_me_failure(*context, result.error());
+      const auto& done = result.value();
+      context->answer_json(http::status::created, render_charge(done.result), done.replayed);
+    });
+}
+
+void credit_user(const std::shared_ptr<request_context>& context) {
+  auto& ctx = *context;
+  field_validator fields(ctx.body);
+  auto amount = fields.integer("amount", -credit_amount_abs_max, credit_amount_abs_max,
+                               /*required=*/true);
+  if (amount && *amount == 0) fields.fail("amount", "must not be 0");
+  auto reason = fields.text("reason", 1, credit_reason_chars_max, /*required=*/true);
+  if (!fields.ok()) {
+    ctx.answer_problem(problem_code::validation_failed, {}, fields.errors());
+    return;
+  }
+  credit_command command;
+  command.amount = *amount;
+  command.reason = std::move(*reason);
+  command.idem.key = ctx.idempotency_key;
+  command.idem.request_digest =
+    request_digest("credit_user", to_string(*ctx.path_user), ctx.body.dump());
+  using answer_type = mutation_reply<credit_result>;
+  ask_gateway<answer_type>(
+    context,
+    [&](reply<answer_type> done) {
+      ctx.handler.gate().credit(*ctx.path_user, std::move(command), std::move(done));
+    },
+    [context](outcome<answer_type> result) {
+      // Here user_not_found is the path's user: 404 USER_NOT_FOUND.
+      if (!result) return context->answer_failure(result.error());
+      const auto& done = result.value();
+      balance view{done.result.available, done.result.reserved};
+      context->answer_json(http::status::ok, render_balance(view), done.replayed);
+    });
+}
+
+} // namespace tally

@@ -1,0 +1,114 @@
+#include "http/problem.hpp"
+
+#include <array>
+
+#include "http/json_text.hpp"
+
+namespace tally {
+
+namespace {
+
+// The one table. Order = problem_code order (checked by the static_assert
+// and the unit test that walks every code).
+constexpr std::array<problem_info, problem_code_count> problem_table{{
+  {400, "BAD_REQUEST", "/problems/bad-request", "The request is not valid HTTP", false},
+  {400, "INVALID_ID", "/problems/invalid-id", "A path id is not a UUID", false},
+  {400, "MALFORMED_JSON", "/problems/malformed-json", "The body is not valid JSON", false},
+  {400, "IDEMPOTENCY_KEY_REQUIRED", "/problems/idempotency-key-required",
+   "This endpoint requires an Idempotency-Key header", false},
+  {400, "INVALID_IDEMPOTENCY_KEY", "/problems/invalid-idempotency-key",
+   "The Idempotency-Key must be 1-255 printable characters", false},
+  {401, "UNAUTHENTICATED", "/problems/unauthenticated", "Authentication is required", false},
+  {402, "INSUFFICIENT_CREDITS", "/problems/insufficient-credits", "Not enough available credits",
+   false},
+  {404, "NOT_FOUND", "/problems/not-found", "No such resource", false},
+  {404, "USER_NOT_FOUND", "/problems/user-not-found", "No such user", false},
+  {405, "METHOD_NOT_ALLOWED", "/problems/method-not-allowed", "Method not allowed on this path",
+   false},
+  {409, "IDEMPOTENCY_KEY_IN_USE", "/problems/idempotency-key-in-use",
+   "A request with this Idempotency-Key is still in progress", false},
+  {413, "PAYLOAD_TOO_LARGE", "/problems/payload-too-large", "The body is too large", false},
+  {415, "UNSUPPORTED_MEDIA_TYPE", "/problems/unsupported-media-type",
+   "The body must be sent as Content-Type: application/json", false},
+  {422, "VALIDATION_FAILED", "/problems/validation-failed", "Some fields are invalid", false},
+  {422, "IDEMPOTENCY_KEY_REUSED", "/problems/idempotency-key-reused",
+   "This Idempotency-Key was used with a different request", false},
+  {431, "HEADERS_TOO_LARGE", "/problems/headers-too-large", "The request headers are too large",
+   false},
+  {500, "INTERNAL", "/problems/internal", "Internal error", false},
+  {503, "OVERLOADED", "/problems/overloaded", "The service is overloaded; retry later", true},
+  {503, "STORE_UNAVAILABLE", "/problems/store-unavailable",
+   "The store is unavailable; retry later", true},
+}};
+
+static_assert(problem_table.back().code == "STORE_UNAVAILABLE",
+              "problem_table must list every problem_code in enum order");
+
+} // namespace
+
+const problem_info& describe(problem_code code) {
+  return problem_table[static_cast<size_t>(code)];
+}
+
+problem_code problem_for(error_code code) {
+  // No default: the compiler warns when an error_code is added unmapped.
+  switch (code) {
+    case error_code::insufficient_credits: return problem_code::insufficient_credits;
+    case error_code::idempotency_key_reused: return problem_code::idempotency_key_reused;
+    case error_code::idempotency_key_in_use: return problem_code::idempotency_key_in_use;
+    case error_code::user_not_found: return problem_code::user_not_found;
+    case error_code::overloaded: return problem_code::overloaded;
+    case error_code::store_unavailable: return problem_code::store_unavailable;
+    case error_code::validation_failed: return problem_code::validation_failed;
+    case error_code::shutting_down: return problem_code::overloaded;
+    // "none" as a failure is a bug on the other side: still never a 2xx.
+    case error_code::none: return problem_code::internal;
+    case error_code::internal: return problem_code::internal;
+  }
+  return problem_code::internal;
+}
+
+std::string render_problem(problem_code code, std::string_view detail, std::string_view request_id,
+                           const std::vector<field_error>& errors) {
+  const auto& info = describe(code);
+  std::string out;
+  out.reserve(192 + detail.size() + errors.size() * 64);
+  out += '{';
+  append_json_key(out, "type");
+  append_json_string(out, info.type);
+  out += ',';
+  append_json_key(out, "title");
+  append_json_string(out, info.title);
+  out += ',';
+  append_json_key(out, "status");
+  append_json_int(out, info.status);
+  out += ',';
+  append_json_key(out, "code");
+  append_json_string(out, info.code);
+  out += ',';
+  append_json_key(out, "detail");
+  append_json_string(out, detail.empty() ? info.title : detail);
+  out += ',';
+  append_json_key(out, "request_id");
+  append_json_string(out, request_id);
+  if (code == problem_code::validation_failed) {
+    out += ',';
+    append_json_key(out, "errors");
+    out += '[';
+    for (size_t i = 0; i < errors.size(); ++i) {
+      if (i > 0) out += ',';
+      out += '{';
+      append_json_key(out, "field");
+      append_json_string(out, errors[i].field);
+      out += ',';
+      append_json_key(out, "message");
+      append_json_string(out, errors[i].message);
+      out += '}';
+    }
+    out += ']';
+  }
+  out += '}';
+  return out;
+}
+
+} // namespace tally
