@@ -146,10 +146,13 @@ void session::dispatch_request() {
               });
   };
   in_flight_ = state_.handler->handle(std::move(request), std::move(sink));
-  if (in_flight_->answered()) return;
   // The deadline lives here, not in CAF (DESIGN.md: CAF 0.17 keeps every
   // request time-out in its clock until it fires). The wait also keeps this
-  // session alive while the reply is outstanding.
+  // session alive while the reply is outstanding, so it is armed even when
+  // the request is already answered: the sink only holds a weak reference,
+  // and without the wait the session could die before the sink on another
+  // thread locks it, dropping the response (seen under load). on_response,
+  // posted to this strand, runs after us and cancels it.
   deadline_.expires_after(state_.config.request_deadline);
   deadline_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
     self->on_deadline(ec, generation);
