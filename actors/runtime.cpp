@@ -1,0 +1,128 @@
+#include "actors/runtime.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "caf/all.hpp"
+
+#include "actors/caf_gateway.hpp"
+#include "actors/registry.hpp"
+#include "actors/user.hpp"
+#include "persistence/reader.hpp"
+#include "persistence/writer.hpp"
+#include "protocols/log.hpp"
+#include "protocols/metrics.hpp"
+#include "protocols/store_health.hpp"
+
+namespace tally {
+
+namespace {
+
+/// Bound on the stop request after the flush: users only need to quit.
+constexpr std::chrono::seconds registry_stop_timeout{5};
+/// Grace on top of the writer's own flush deadline for its answer to arrive.
+constexpr std::chrono::seconds writer_answer_grace{2};
+/// shutdown() from the destructor, when main did not call it.
+constexpr std::chrono::milliseconds implicit_flush_max{5'000};
+
+std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    deadline - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds{1});
+}
+
+} // namespace
+
+struct runtime::impl {
+  impl(caf::actor_system& sys, runtime_config cfg, metrics& m)
+    : system(sys), config(cfg), process_metrics(m) {}
+
+  caf::actor_system& system;
+  runtime_config config;
+  metrics& process_metrics;
+  store_health health;
+  user_context context;
+  writer_actor writer;
+  std::vector<reader_actor> readers;
+  registry_actor registry;
+  std::unique_ptr<caf_gateway> gate;
+  bool stopped = false;
+  bool flushed = false;
+};
+
+runtime::runtime(caf::actor_system& system, runtime_config config, store_factory make_store,
+                 metrics& process_metrics)
+  : impl_(std::make_unique<impl>(system, config, process_metrics)) {
+  auto& self = *impl_;
+  self.health.backlog_records_max = config.backlog_records_max;
+
+  writer_settings writing;
+  writing.batch_records_max = config.write_batch_records_max;
+  writing.idempotency_retention = config.idempotency_retention;
+  self.writer = spawn_writer(system, make_store, writing, self.health, process_metrics);
+  for (size_t i = 0; i < std::max<size_t>(config.reader_count, 1); ++i)
+    self.readers.push_back(spawn_reader(system, make_store, self.health));
+
+  self.context.ack = config.ack;
+  self.context.passivate_after = config.passivate_after;
+  self.context.pending_replies_max = config.user_pending_replies_max;
+  self.context.idempotency_cached_max = config.idempotency_cached_max;
+  self.context.idempotency_retention = config.idempotency_retention;
+  self.context.writer = self.writer;
+  self.context.health = &self.health;
+
+  auto& active_users = process_metrics.active_actors.Add({{"kind", "user"}});
+  self.registry = system.spawn(registry_behavior, self.readers, &self.context, &active_users);
+  self.gate = std::make_unique<caf_gateway>(self.registry, self.health);
+}
+
+runtime::~runtime() {
+  if (!impl_->stopped) shutdown(implicit_flush_max);
+}
+
+gateway& runtime::gate() {
+  return *impl_->gate;
+}
+
+bool runtime::shutdown(std::chrono::milliseconds flush_max) {
+  auto& self = *impl_;
+  if (self.stopped) return self.flushed;
+  self.stopped = true;
+  auto deadline = std::chrono::steady_clock::now() + flush_max;
+  self.gate->close();
+  caf::scoped_actor caller{self.system};
+
+  // 1. Every user handles what it was sent, so its records are with the writer.
+  bool drained = false;
+  caller->request(self.registry, remaining(deadline), drain_atom_v)
+    .receive([&](bool all) { drained = all; },
+             [&](caf::error& err) {
+               log_event(log_level::error, "drain failed",
+                         {{"error", std::string_view(self.system.render(err))}});
+             });
+
+  // 2. The writer commits everything; the commits release waiting replies.
+  bool committed = false;
+  auto flush_ms = remaining(deadline);
+  caller->request(self.writer, flush_ms + writer_answer_grace, flush_and_stop_atom_v,
+                  static_cast<int64_t>(flush_ms.count()))
+    .receive([&](bool all) { committed = all; },
+             [&](caf::error& err) {
+               log_event(log_level::error, "writer flush failed",
+                         {{"error", std::string_view(self.system.render(err))}});
+             });
+
+  // 3. Users and registry quit (after the commits: the writer told the
+  //    users before it answered us, and mailboxes keep that order).
+  caller->request(self.registry, registry_stop_timeout, stop_atom_v)
+    .receive([](bool) {}, [](caf::error&) {});
+
+  // 4. Readers, and the writer in case its deadline passed mid-commit.
+  for (auto& reader : self.readers) caller->send_exit(reader, caf::exit_reason::user_shutdown);
+  caller->send_exit(self.writer, caf::exit_reason::user_shutdown);
+
+  self.flushed = drained && committed;
+  return self.flushed;
+}
+
+} // namespace tally

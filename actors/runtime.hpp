@@ -1,0 +1,71 @@
+#pragma once
+// The actor side of the service, as app/main.cpp sees it: one object that
+// starts the writer, the readers and the registry, hands out the gateway and
+// stops them again in order.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "caf/fwd.hpp"
+
+namespace tally {
+
+class gateway;
+class metrics;
+class store;
+
+/// When a mutation is acknowledged.
+enum class ack_mode {
+  commit,  ///< after the store committed it (durable; the default)
+  memory,  ///< after the in-memory apply; a crash may lose the last flush window
+};
+
+struct runtime_config {
+  ack_mode ack = ack_mode::commit;
+  /// Idle users are passivated (memory freed) after this.
+  std::chrono::milliseconds passivate_after{600'000};
+  /// Per-actor window of uncommitted replies (CAF-0.17.md §4: keep windows small).
+  size_t user_pending_replies_max = 1024;
+  /// Committed idempotency keys per user kept in memory.
+  size_t idempotency_cached_max = 4096;
+  /// Idempotency keys are kept (and replayed) at least this long.
+  std::chrono::hours idempotency_retention{24};
+  /// Records per store transaction at most.
+  size_t write_batch_records_max = 8192;
+  /// Records handed to the writer and not committed, before 503 OVERLOADED.
+  int64_t backlog_records_max = 100000;
+  /// Reader actors (own store connection each), used round-robin.
+  size_t reader_count = 2;
+};
+
+/// Opens one store connection; called on the writer's and readers' threads.
+using store_factory = std::function<std::unique_ptr<store>()>;
+
+class runtime {
+public:
+  /// Spawns the writer (detached), `reader_count` readers (detached) and the
+  /// registry. `metrics` must outlive the runtime.
+  runtime(caf::actor_system& system, runtime_config config, store_factory make_store,
+          metrics& metrics);
+  /// Calls shutdown() if it was not called.
+  ~runtime();
+
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Lives as long as the runtime.
+  gateway& gate();
+
+  /// Stops taking commands (shutting_down), lets every user finish what it
+  /// was sent, flushes the writer, then stops all actors. Blocks the calling
+  /// (non-actor) thread. True if everything pending was committed.
+  bool shutdown(std::chrono::milliseconds flush_max);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tally

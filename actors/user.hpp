@@ -1,0 +1,117 @@
+#pragma once
+// The user actor: the single owner of one user's credits. It applies every
+// mutation in memory, one at a time (so check-then-act is race-free), hands
+// the records to the write-behind writer and answers once they committed.
+//
+//   spawn --load--> activating --snapshot--> active --write_failed--> retiring
+//                        |                     |                         |
+//                        +--no user / error----|-------------------------+
+//                                              | idle_query (registry: no command
+//                                              v  for passivate_after), nothing pending
+//                                     idle(handled) to registry --passivate--> quit
+//
+// Retiring: every command is answered with the retirement's error and the
+// actor asks the registry to retire it, so the next command re-activates a
+// fresh actor from the store (memory never runs ahead of the store).
+//
+// Idle users hold no timer: the registry's one periodic sweep asks them
+// (a clock entry per user would cost ~240 bytes each, see registry.hpp).
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "caf/timespan.hpp"
+
+#include "actors/idempotency_cache.hpp"
+#include "actors/runtime.hpp"
+#include "protocols/caf_types.hpp"
+#include "protocols/store_health.hpp"
+
+namespace tally {
+
+/// HTTP status stored with a charge's idempotent response (201 Created).
+constexpr int charge_status_created = 201;
+/// HTTP status stored with an admin credit's idempotent response.
+constexpr int credit_status_ok = 200;
+/// Retry-After (seconds) suggested when a user answers 503.
+constexpr int user_retry_after_s = 1;
+
+/// What every user actor of a runtime shares; outlives all of them.
+struct user_context {
+  ack_mode ack = ack_mode::commit;
+  /// A user with no command for this long is asked whether it is idle.
+  caf::timespan passivate_after{std::chrono::minutes(10)};
+  /// Uncommitted writes (and so waiting replies) per user before 503 OVERLOADED.
+  size_t pending_replies_max = 1024;
+  /// Committed idempotency keys kept in memory per user.
+  size_t idempotency_cached_max = 4096;
+  /// Keys older than this are expired (API.md: kept >= 24 h).
+  std::chrono::microseconds idempotency_retention{std::chrono::hours(24)};
+  writer_actor writer;
+  store_health* health = nullptr;
+};
+
+/// An accepted command whose records are with the writer.
+struct uncommitted_write {
+  uint64_t token = 0;
+  balance after;
+  std::string idempotency_key;  ///< empty = none
+  /// The reply still owed (ack=commit), or monostate (answered already).
+  struct charge_waiting {
+    charge_reply done;
+    mutation_reply<charge_result> answer;
+  };
+  struct credit_waiting {
+    credit_reply done;
+    mutation_reply<credit_result> answer;
+  };
+  std::variant<std::monostate, charge_waiting, credit_waiting> waiting;
+};
+
+struct user_state {
+  /// Where the actor is in its life (diagram above).
+  enum class phase : uint8_t {
+    activating,  ///< waiting for the snapshot; commands wait in the mailbox
+    active,      ///< serving
+    retiring,    ///< answering `retire_code` until the registry retires it
+  };
+
+  static inline const char* name = "tally.user";
+
+  uuid id{};
+  uint64_t activation = 0;
+  const user_context* context = nullptr;
+  registry_actor registry;
+  reader_actor reader;
+
+  phase current = phase::activating;
+  error_code retire_code = error_code::none;
+  int64_t epoch = 0;
+  /// Memory's view: every accepted command applied.
+  balance speculative;
+  /// The store's view: as of the last committed write (GET balance).
+  balance committed;
+  int64_t ledger_seq = 0;
+  /// Registry messages handled: the passivation handshake compares it with
+  /// what the registry forwarded.
+  uint64_t handled = 0;
+  uint64_t last_token = 0;
+  uint32_t lookups_in_flight = 0;
+  /// Oldest first; tokens increase.
+  std::vector<uncommitted_write> uncommitted;
+  /// Allocated on first use: most idle users never hold a key.
+  std::unique_ptr<idempotency_cache> keys;
+  /// The store held more keys than the snapshot brought.
+  bool older_keys_in_store = false;
+};
+
+/// Behaviour of one user actor. Spawned by the registry; `activation` is the
+/// registry's number for this incarnation (echoed in idle/down messages).
+user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state> self, uuid id,
+                                        uint64_t activation, registry_actor registry,
+                                        reader_actor reader, const user_context* context);
+
+} // namespace tally

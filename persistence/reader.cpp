@@ -1,0 +1,80 @@
+#include "persistence/reader.hpp"
+
+#include <utility>
+
+#include "caf/all.hpp"
+
+#include "protocols/log.hpp"
+#include "protocols/store_health.hpp"
+
+namespace tally {
+
+namespace {
+
+using reader_pointer = reader_actor::stateful_pointer<reader_state>;
+
+/// Runs one store call; the store's view of reachability follows the outcome.
+/// Returns the error to answer with, or none.
+template <class F>
+caf::error guarded(reader_pointer self, const char* what, F&& call) {
+  auto& st = self->state;
+  try {
+    call(st.db.get());
+    st.health->reachable.store(true);
+    return caf::none;
+  } catch (const store_error& e) {
+    if (e.fault() == store_fault::transient && st.health->reachable.exchange(false))
+      log_event(log_level::warn, "store unreachable", {{"during", std::string_view(what)},
+                                                       {"error", std::string_view(e.what())}});
+    else if (e.fault() != store_fault::transient)
+      log_event(log_level::error, "store read failed", {{"during", std::string_view(what)},
+                                                        {"error", std::string_view(e.what())}});
+  } catch (const std::exception& e) {
+    log_event(log_level::error, "store read failed", {{"during", std::string_view(what)},
+                                                      {"error", std::string_view(e.what())}});
+  }
+  return caf::make_error(error_code::store_unavailable);
+}
+
+} // namespace
+
+reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory make_store,
+                                            store_health* health) {
+  self->state.db = store_connection{std::move(make_store)};
+  self->state.health = health;
+  return {
+    [self](load_atom, const uuid& id, uint64_t keys_max,
+           timestamp_us since) -> caf::result<user_snapshot> {
+      std::optional<user_snapshot> snapshot;
+      if (auto err = guarded(self, "activate", [&](store& db) {
+            snapshot = db.activate_user(id, static_cast<size_t>(keys_max), since);
+          }))
+        return err;
+      if (!snapshot) return caf::make_error(error_code::user_not_found);
+      return std::move(*snapshot);
+    },
+    [self](ledger_atom, const uuid& id, const ledger_query& query, ledger_reply& done) {
+      ledger_page page;
+      if (guarded(self, "ledger", [&](store& db) { page = db.read_ledger(id, query); }))
+        done(failure{error_code::store_unavailable, "the store is unavailable; retry",
+                     reader_retry_after_s});
+      else
+        done(std::move(page));
+    },
+    [self](lookup_atom, const uuid& id, const std::string& key,
+           timestamp_us since) -> caf::result<idempotency_lookup> {
+      idempotency_lookup found;
+      if (auto err = guarded(self, "idempotency lookup", [&](store& db) {
+            found.record = db.find_idempotency(id, key, since);
+          }))
+        return err;
+      return found;
+    },
+  };
+}
+
+reader_actor spawn_reader(caf::actor_system& system, store_factory make_store, store_health& health) {
+  return system.spawn<caf::detached>(reader_behavior, std::move(make_store), &health);
+}
+
+} // namespace tally

@@ -1,0 +1,241 @@
+#include "persistence/writer.hpp"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "caf/all.hpp"
+
+#include "protocols/log.hpp"
+#include "protocols/metrics.hpp"
+#include "protocols/store_health.hpp"
+
+namespace tally {
+
+namespace {
+
+using writer_pointer = writer_actor::stateful_pointer<writer_state>;
+
+void leave_backlog(writer_state& st, int64_t records) {
+  auto left = st.health->backlog_records.fetch_sub(records, std::memory_order_relaxed) - records;
+  st.process_metrics->backlog_records.Set(static_cast<double>(left));
+}
+
+void count_error(writer_state& st, store_fault fault) {
+  st.process_metrics->store_errors.Add({{"kind", to_string(fault)}}).Increment();
+}
+
+void set_reachable(writer_state& st, bool reachable) {
+  bool was = st.health->reachable.exchange(reachable);
+  if (was != reachable)
+    log_event(reachable ? log_level::info : log_level::warn,
+              reachable ? "store reachable again" : "store unreachable");
+}
+
+/// One cheap round trip: does the store answer at all?
+bool store_answers(writer_state& st) {
+  try {
+    st.db.get().ping();
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+bool nothing_pending(const writer_state& st) {
+  return st.queue.empty() && !st.failed;
+}
+
+/// Keeps exactly one flush in the mailbox while there is work and no batch
+/// is waiting for its back-off.
+void schedule_flush(writer_pointer self) {
+  auto& st = self->state;
+  if (st.flush_outstanding || st.failed || st.queue.empty()) return;
+  st.flush_outstanding = true;
+  self->send(self, flush_atom_v);
+}
+
+void finish_stop_if_done(writer_pointer self) {
+  auto& st = self->state;
+  if (!st.stop_promise || !nothing_pending(st)) return;
+  st.stop_promise->deliver(true);
+  st.stop_promise.reset();
+  self->quit();
+}
+
+void refuse(writer_pointer self, const entity_write& write) {
+  self->send(write.listener, write_failed_atom_v, write.token);
+  leave_backlog(self->state, static_cast<int64_t>(write.records.record_count()));
+}
+
+/// The batch will never commit: tell its entities, and fence their epochs so
+/// nothing they queued after it can commit either.
+void give_up(writer_pointer self, prepared_batch& batch, store_fault fault, const std::string& why) {
+  auto& st = self->state;
+  log_event(log_level::error, "write batch dropped",
+            {{"fault", std::string_view(to_string(fault))},
+             {"error", std::string_view(why)},
+             {"records", batch.records_received},
+             {"entities", static_cast<int64_t>(batch.members.size())}});
+  for (const auto& member : batch.members) {
+    self->send(member.listener, write_failed_atom_v, member.max_token);
+    for (const auto& dropped : st.queue.fence(member)) refuse(self, dropped);
+  }
+  leave_backlog(st, batch.records_received);
+  st.attempts = 0;
+  st.backoff = std::chrono::milliseconds{0};
+}
+
+void commit(writer_pointer self, prepared_batch batch) {
+  auto& st = self->state;
+  auto started = std::chrono::steady_clock::now();
+  std::optional<store_fault> fault;
+  std::string why;
+  try {
+    st.db.get().commit(batch.batch);
+  } catch (const store_error& e) {
+    fault = e.fault();
+    why = e.what();
+  } catch (const std::exception& e) {
+    fault = store_fault::permanent;
+    why = e.what();
+  }
+  if (!fault) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    st.process_metrics->flush_latency.Observe(took.count());
+    st.process_metrics->batch_records.Observe(static_cast<double>(batch.batch.record_count()));
+    set_reachable(st, true);
+    st.attempts = 0;
+    st.backoff = std::chrono::milliseconds{0};
+    for (const auto& member : batch.members)
+      self->send(member.listener, committed_atom_v, member.max_token);
+    leave_backlog(st, batch.records_received);
+    return;
+  }
+  count_error(st, *fault);
+  if (*fault == store_fault::transient) {
+    bool reachable = store_answers(st);
+    set_reachable(st, reachable);
+    // While the store is down, retry forever (the backlog bound turns new
+    // work away); a store that answers but keeps failing gets a bound.
+    if (reachable) ++st.attempts;
+    if (!reachable || st.attempts <= st.settings.commit_attempts_max) {
+      st.backoff = st.backoff.count() == 0
+                     ? st.settings.retry_backoff_initial
+                     : std::min(st.backoff * 2, st.settings.retry_backoff_max);
+      log_event(log_level::warn, "commit failed; retrying",
+                {{"error", std::string_view(why)},
+                 {"attempt", static_cast<int64_t>(st.attempts)},
+                 {"backoff_ms", static_cast<int64_t>(st.backoff.count())}});
+      st.failed = std::move(batch);
+      self->delayed_send(self, st.backoff, retry_atom_v, ++st.retry_generation);
+      return;
+    }
+  }
+  give_up(self, batch, *fault, why);
+}
+
+void after_commit(writer_pointer self) {
+  schedule_flush(self);
+  finish_stop_if_done(self);
+}
+
+void sweep_idempotency(writer_pointer self) {
+  auto& st = self->state;
+  auto before = now_us() - st.settings.idempotency_retention.count();
+  try {
+    auto deleted = st.db.get().delete_idempotency_before(before);
+    if (deleted > 0)
+      log_event(log_level::info, "expired idempotency keys deleted",
+                {{"count", static_cast<int64_t>(deleted)}});
+  } catch (const store_error& e) {
+    count_error(st, e.fault());
+    if (e.fault() == store_fault::transient) set_reachable(st, false);
+    log_event(log_level::warn, "idempotency sweep failed", {{"error", std::string_view(e.what())}});
+  }
+}
+
+} // namespace
+
+writer_actor::behavior_type writer_behavior(writer_pointer self, store_factory make_store,
+                                            writer_settings settings, store_health* health,
+                                            metrics* process_metrics) {
+  auto& st = self->state;
+  st.db = store_connection{std::move(make_store)};
+  st.settings = settings;
+  st.queue = write_queue{settings.batch_records_max};
+  st.health = health;
+  st.process_metrics = process_metrics;
+  st.last_sweep = self->clock().now();
+  self->delayed_send(self, settings.health_check_interval, health_tick_atom_v);
+  return {
+    [self](write_atom, entity_write& write) {
+      auto& st = self->state;
+      if (!st.queue.push(std::move(write))) {
+        refuse(self, write);  // its epoch was fenced: push left it untouched
+        return;
+      }
+      st.process_metrics->backlog_records.Set(
+        static_cast<double>(st.health->backlog_records.load(std::memory_order_relaxed)));
+      schedule_flush(self);
+    },
+    [self](flush_atom) {
+      auto& st = self->state;
+      st.flush_outstanding = false;
+      if (!st.failed && !st.queue.empty()) commit(self, st.queue.take_batch());
+      after_commit(self);
+    },
+    [self](retry_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (!st.failed || generation != st.retry_generation) return;  // stale timer
+      auto batch = std::move(*st.failed);
+      st.failed.reset();
+      commit(self, std::move(batch));
+      after_commit(self);
+    },
+    [self](health_tick_atom) {
+      auto& st = self->state;
+      if (!st.health->reachable.load() && store_answers(st)) {
+        set_reachable(st, true);
+        // Don't wait out the back-off once the store is back.
+        if (st.failed) self->send(self, retry_atom_v, st.retry_generation);
+      }
+      auto now = self->clock().now();
+      if (now - st.last_sweep >= st.settings.idempotency_sweep_interval) {
+        st.last_sweep = now;
+        sweep_idempotency(self);
+      }
+      self->delayed_send(self, st.settings.health_check_interval, health_tick_atom_v);
+    },
+    [self](flush_and_stop_atom, int64_t deadline_ms) -> caf::result<bool> {
+      auto& st = self->state;
+      if (nothing_pending(st)) {
+        self->quit();
+        return true;
+      }
+      st.stop_promise = self->make_response_promise<bool>();
+      self->delayed_send(self, std::chrono::milliseconds(deadline_ms), flush_deadline_atom_v);
+      schedule_flush(self);
+      return *st.stop_promise;
+    },
+    [self](flush_deadline_atom) {
+      auto& st = self->state;
+      if (!st.stop_promise) return;
+      log_event(log_level::error, "shutdown flush deadline passed; writes left uncommitted",
+                {{"records", st.queue.queued_records()
+                               + (st.failed ? st.failed->records_received : 0)}});
+      st.stop_promise->deliver(false);
+      st.stop_promise.reset();
+      self->quit();
+    },
+  };
+}
+
+writer_actor spawn_writer(caf::actor_system& system, store_factory make_store,
+                          writer_settings settings, store_health& health,
+                          metrics& process_metrics) {
+  return system.spawn<caf::detached>(writer_behavior, std::move(make_store), settings, &health,
+                                     &process_metrics);
+}
+
+} // namespace tally

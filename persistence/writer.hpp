@@ -1,0 +1,82 @@
+#pragma once
+// The write-behind writer: a detached actor (own thread, so its blocking
+// store calls never hold a CAF worker) that group-commits what entity actors
+// hand it.
+//
+// Adaptive group commit: one self-sent `flush` is outstanding at a time, and
+// it commits everything that arrived before it, so a batch is whatever
+// accumulated while the previous commit ran (no timer delay).
+//
+//   write ---> queue --flush--> commit --ok--> committed(max token) per entity
+//                                  |
+//                                  +-- transient --> back-off (50 ms .. 5 s) --> retry same batch
+//                                  |      (unreachable: forever; reachable: commit_attempts_max)
+//                                  +-- permanent / fenced / attempts spent
+//                                         --> write_failed per entity, fence its epoch
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "caf/fwd.hpp"
+#include "caf/typed_response_promise.hpp"
+
+#include "persistence/store_connection.hpp"
+#include "persistence/write_queue.hpp"
+#include "protocols/caf_types.hpp"
+
+namespace tally {
+
+class metrics;
+struct store_health;
+
+struct writer_settings {
+  /// Records per store transaction at most.
+  size_t batch_records_max = 8192;
+  /// Transient failures of one batch while the store answers pings, before
+  /// the batch is given up (a lock that never clears, say).
+  int commit_attempts_max = 10;
+  /// Back-off after a transient failure: doubles from initial up to max.
+  std::chrono::milliseconds retry_backoff_initial{50};
+  std::chrono::milliseconds retry_backoff_max{5'000};
+  /// Period of the health tick: ping while unreachable, sweep when due.
+  std::chrono::milliseconds health_check_interval{1'000};
+  /// Expired idempotency keys are deleted this often. Often, so that each
+  /// delete stays small: commits wait while it runs (at 5 k keys/s, a 10 s
+  /// sweep deletes ~50 k rows).
+  std::chrono::milliseconds idempotency_sweep_interval{std::chrono::seconds(10)};
+  /// Keys younger than this are kept (API.md: >= 24 h).
+  std::chrono::microseconds idempotency_retention{std::chrono::hours(24)};
+};
+
+struct writer_state {
+  static inline const char* name = "tally.writer";
+
+  store_connection db;
+  writer_settings settings;
+  store_health* health = nullptr;
+  metrics* process_metrics = nullptr;
+  write_queue queue;
+  /// A batch that failed transiently, waiting for its back-off.
+  std::optional<prepared_batch> failed;
+  uint64_t retry_generation = 0;
+  std::chrono::milliseconds backoff{0};
+  int attempts = 0;
+  bool flush_outstanding = false;
+  caf::actor_clock::time_point last_sweep{};
+  /// Set by flush_and_stop: deliver once nothing is pending.
+  std::optional<caf::typed_response_promise<bool>> stop_promise;
+};
+
+/// Behaviour of the writer; spawn it detached in production
+/// (spawn_writer), or scheduled on the test coordinator.
+writer_actor::behavior_type writer_behavior(writer_actor::stateful_pointer<writer_state> self,
+                                            store_factory make_store, writer_settings settings,
+                                            store_health* health, metrics* process_metrics);
+
+/// Spawns the writer on its own thread.
+writer_actor spawn_writer(caf::actor_system& system, store_factory make_store,
+                          writer_settings settings, store_health& health,
+                          metrics& process_metrics);
+
+} // namespace tally

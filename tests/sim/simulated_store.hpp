@@ -1,0 +1,137 @@
+#pragma once
+// SIMULATION DOUBLE — not a store implementation for production.
+//
+// An in-memory `tally::store` for actor and simulation tests: the same
+// contract as the SQLite/Postgres stores (atomic batches, owner-epoch
+// fencing, unique ledger seq/id and idempotency keys, CHECK available >= 0),
+// plus failure injection and a way to inspect what was committed. Any number
+// of simulated_store "connections" share one simulated_database; all calls
+// are thread-safe.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "persistence/store.hpp"
+
+namespace tally::sim {
+
+class simulated_database {
+public:
+  // -- set-up ----------------------------------------------------------------
+
+  /// Inserts a user with the given committed balance (no ledger entries).
+  void add_user(const uuid& id, balance initial = {});
+
+  // -- failure injection -------------------------------------------------------
+
+  /// The next `count` commit calls throw store_error(fault) without applying.
+  void fail_next_commits(size_t count, store_fault fault);
+  /// While false, every call (and opening a connection) throws transient.
+  void set_reachable(bool reachable);
+  /// Every commit whose batch touches `user` throws store_error(fault).
+  void fail_commits_touching(const uuid& user, store_fault fault);
+  /// Undoes fail_commits_touching.
+  void clear_commit_failures();
+  /// Moves a user's owner epoch on, as another node's activation would.
+  void bump_epoch(const uuid& user);
+
+  // -- inspection ------------------------------------------------------------
+
+  std::optional<balance> committed_balance(const uuid& user) const;
+  int64_t owner_epoch(const uuid& user) const;
+  int64_t ledger_seq(const uuid& user) const;
+  /// Oldest first.
+  std::vector<ledger_entry> ledger(const uuid& user) const;
+  std::optional<idempotency_record> idempotency(const uuid& user, const std::string& key) const;
+  size_t idempotency_count() const;
+  /// Successful commits, and commit calls of any outcome.
+  size_t commits() const;
+  size_t commit_calls() const;
+  /// Balance writes, ledger rows and idempotency rows of every successful commit.
+  size_t balance_writes() const;
+  size_t ledger_rows() const;
+  /// Record counts of the successful batches, in commit order.
+  std::vector<size_t> batch_sizes() const;
+  size_t activations() const;
+  size_t sweeps() const;
+
+  // -- the store contract (called through simulated_store) -------------------
+
+  void check_reachable() const;
+  void ping() const;
+  void create_user(const user_row& user);
+  std::optional<user_snapshot> activate_user(const uuid& user, size_t recent_max, timestamp_us since);
+  ledger_page read_ledger(const uuid& user, const ledger_query& query) const;
+  std::optional<idempotency_record> find_idempotency(const uuid& user, const std::string& key,
+                                                     timestamp_us since) const;
+  void commit(const write_batch& batch);
+  size_t delete_idempotency_before(timestamp_us before);
+
+private:
+  struct user_record {
+    user_row row;
+    balance bal;
+    int64_t ledger_seq = 0;
+    int64_t owner_epoch = 0;
+    std::map<int64_t, ledger_entry> ledger;  // by seq
+    std::map<std::string, idempotency_record> keys;
+  };
+
+  void check_reachable_locked() const;
+
+  mutable std::mutex mutex_;
+  std::map<uuid, user_record> users_;
+  std::set<uuid> ledger_ids_;
+  bool reachable_ = true;
+  size_t fail_next_ = 0;
+  store_fault fail_next_fault_ = store_fault::transient;
+  std::map<uuid, store_fault> failing_users_;
+  size_t commits_ = 0;
+  size_t commit_calls_ = 0;
+  size_t balance_writes_ = 0;
+  size_t ledger_rows_ = 0;
+  std::vector<size_t> batch_sizes_;
+  size_t activations_ = 0;
+  size_t sweeps_ = 0;
+};
+
+/// One "connection" to a simulated_database.
+class simulated_store final : public store {
+public:
+  explicit simulated_store(std::shared_ptr<simulated_database> db) : db_(std::move(db)) {}
+
+  void migrate() override {}
+  void ping() override { db_->ping(); }
+  void create_user(const user_row& user) override { db_->create_user(user); }
+  std::optional<user_snapshot> activate_user(const uuid& user, size_t recent_idempotency_max,
+                                             timestamp_us idempotency_since) override {
+    return db_->activate_user(user, recent_idempotency_max, idempotency_since);
+  }
+  ledger_page read_ledger(const uuid& user, const ledger_query& query) override {
+    return db_->read_ledger(user, query);
+  }
+  std::optional<idempotency_record> find_idempotency(const uuid& user, const std::string& key,
+                                                     timestamp_us since) override {
+    return db_->find_idempotency(user, key, since);
+  }
+  void commit(const write_batch& batch) override { db_->commit(batch); }
+  size_t delete_idempotency_before(timestamp_us before) override {
+    return db_->delete_idempotency_before(before);
+  }
+
+private:
+  std::shared_ptr<simulated_database> db_;
+};
+
+/// A store factory over `db`; opening fails (transient) while unreachable.
+std::function<std::unique_ptr<store>()> simulated_store_factory(std::shared_ptr<simulated_database> db);
+
+} // namespace tally::sim
