@@ -13,27 +13,44 @@ namespace {
 
 using reader_pointer = reader_actor::stateful_pointer<reader_state>;
 
+/// Attempts per read: the first may find a connection broken while idle.
+constexpr int reader_attempts_max = 2;
+
+/// Logs a failed read once per outage and names the answer to give.
+caf::error report_failure(reader_state& st, const char* what, const store_error& e) {
+  if (e.fault() == store_fault::transient && st.health->reachable.exchange(false))
+    log_event(log_level::warn, "store unreachable", {{"during", std::string_view(what)},
+                                                     {"error", std::string_view(e.what())}});
+  else if (e.fault() != store_fault::transient)
+    log_event(log_level::error, "store read failed", {{"during", std::string_view(what)},
+                                                      {"error", std::string_view(e.what())}});
+  return caf::make_error(error_code::store_unavailable);
+}
+
 /// Runs one store call; the store's view of reachability follows the outcome.
 /// Returns the error to answer with, or none.
+///
+/// A transient failure is retried once at once: an idle connection is found
+/// broken only when used (e.g. after Postgres restarted), and the store
+/// reconnects on the next call. Every read here is safe to repeat (a repeated
+/// activation only bumps the owner epoch once more).
 template <class F>
 caf::error guarded(reader_pointer self, const char* what, F&& call) {
   auto& st = self->state;
-  try {
-    call(st.db.get());
-    st.health->reachable.store(true);
-    return caf::none;
-  } catch (const store_error& e) {
-    if (e.fault() == store_fault::transient && st.health->reachable.exchange(false))
-      log_event(log_level::warn, "store unreachable", {{"during", std::string_view(what)},
-                                                       {"error", std::string_view(e.what())}});
-    else if (e.fault() != store_fault::transient)
+  for (int attempt = 1;; ++attempt) {
+    try {
+      call(st.db.get());
+      st.health->reachable.store(true);
+      return caf::none;
+    } catch (const store_error& e) {
+      if (e.fault() == store_fault::transient && attempt < reader_attempts_max) continue;
+      return report_failure(st, what, e);
+    } catch (const std::exception& e) {
       log_event(log_level::error, "store read failed", {{"during", std::string_view(what)},
                                                         {"error", std::string_view(e.what())}});
-  } catch (const std::exception& e) {
-    log_event(log_level::error, "store read failed", {{"during", std::string_view(what)},
-                                                      {"error", std::string_view(e.what())}});
+      return caf::make_error(error_code::store_unavailable);
+    }
   }
-  return caf::make_error(error_code::store_unavailable);
 }
 
 } // namespace
