@@ -4,7 +4,7 @@
 
 #include "http/idempotency_key.hpp"
 #include "http/json_body.hpp"
-#include "http/json_text.hpp"
+#include "protocols/json_text.hpp"
 #include "http/ledger_cursor.hpp"
 #include "http/query_string.hpp"
 #include "http/request_context.hpp"

@@ -8,7 +8,7 @@
 #include <openssl/hmac.h>
 
 #include "http/base64url.hpp"
-#include "http/json_text.hpp"
+#include "protocols/json_text.hpp"
 
 namespace tally {
 

@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "http/json_text.hpp"
+#include "protocols/json_text.hpp"
 
 namespace tally {
 

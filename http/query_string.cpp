@@ -1,15 +1,10 @@
 #include "http/query_string.hpp"
 
+#include "protocols/hex.hpp"
+
 namespace tally {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 std::string percent_decode(std::string_view text) {
   std::string out;
@@ -19,8 +14,8 @@ std::string percent_decode(std::string_view text) {
     if (c == '+') {
       out += ' ';
     } else if (c == '%') {
-      int hi = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
-      int lo = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+      int hi = i + 1 < text.size() ? hex_digit_value(text[i + 1]) : -1;
+      int lo = i + 2 < text.size() ? hex_digit_value(text[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
         out += '\0';
       } else {

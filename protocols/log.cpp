@@ -1,5 +1,7 @@
 #include "protocols/log.hpp"
 
+#include "protocols/json_text.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -20,29 +22,6 @@ const char* level_name(log_level level) {
     case log_level::error: return "error";
   }
   return "info";
-}
-
-void append_escaped(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (byte < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", byte);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 void append_timestamp(std::string& out) {
@@ -78,15 +57,15 @@ void log_event(log_level level, std::string_view message, std::initializer_list<
   line += ",\"level\":\"";
   line += level_name(level);
   line += "\",\"msg\":";
-  append_escaped(line, message);
+  append_json_string(line, message);
   for (const auto& [key, value] : fields) {
     line += ',';
-    append_escaped(line, key);
+    append_json_string(line, key);
     line += ':';
     if (auto text = std::get_if<std::string_view>(&value)) {
-      append_escaped(line, *text);
+      append_json_string(line, *text);
     } else if (auto number = std::get_if<int64_t>(&value)) {
-      line += std::to_string(*number);
+      append_json_int(line, *number);
     } else if (auto real = std::get_if<double>(&value)) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.3f", *real);

@@ -1,20 +1,11 @@
 #include "protocols/uuid.hpp"
 
+#include "protocols/hex.hpp"
+
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
 namespace tally {
-
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-} // namespace
 
 std::optional<uuid> parse_uuid(std::string_view text) {
   // Strict: exactly 36 characters with dashes at 8, 13, 18, 23. Boost's
@@ -30,8 +21,8 @@ std::optional<uuid> parse_uuid(std::string_view text) {
       ++i;
       continue;
     }
-    int hi = hex_value(text[i]);
-    int lo = hex_value(text[i + 1]);
+    int hi = hex_digit_value(text[i]);
+    int lo = hex_digit_value(text[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     id.data[byte++] = static_cast<uint8_t>(hi * 16 + lo);
     i += 2;

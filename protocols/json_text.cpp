@@ -1,4 +1,4 @@
-#include "http/json_text.hpp"
+#include "protocols/json_text.hpp"
 
 #include <charconv>
 
