@@ -49,6 +49,16 @@ void simulated_database::bump_epoch(const uuid& user) {
   ++users_.at(user).owner_epoch;
 }
 
+void simulated_database::set_sabotage(sabotage kind) {
+  lock guard(mutex_);
+  sabotage_ = kind;
+}
+
+void simulated_database::observe_commits(commit_observer observer) {
+  lock guard(mutex_);
+  observer_ = std::move(observer);
+}
+
 std::optional<balance> simulated_database::committed_balance(const uuid& user) const {
   lock guard(mutex_);
   auto found = users_.find(user);
@@ -162,13 +172,20 @@ std::optional<user_snapshot> simulated_database::activate_user(const uuid& id, s
   snapshot.bal = user.bal;
   snapshot.ledger_seq = user.ledger_seq;
   snapshot.owner_epoch = user.owner_epoch;
-  std::vector<const idempotency_record*> fresh;
+  struct fresh_key {
+    const idempotency_record* record;
+    uint64_t inserted;
+  };
+  std::vector<fresh_key> fresh;
   for (const auto& [key, record] : user.keys)
-    if (record.created_at >= since) fresh.push_back(&record);
-  std::sort(fresh.begin(), fresh.end(),
-            [](auto* a, auto* b) { return a->created_at > b->created_at; });
+    if (record.created_at >= since) fresh.push_back({&record, user.key_inserted.at(key)});
+  std::sort(fresh.begin(), fresh.end(), [](const fresh_key& a, const fresh_key& b) {
+    if (a.record->created_at != b.record->created_at)
+      return a.record->created_at > b.record->created_at;
+    return a.inserted > b.inserted;
+  });
   for (size_t i = 0; i < fresh.size() && i < recent_max; ++i)
-    snapshot.recent_idempotency.push_back(*fresh[i]);
+    snapshot.recent_idempotency.push_back(*fresh[i].record);
   snapshot.older_idempotency_in_store = fresh.size() > recent_max;
   return snapshot;
 }
@@ -242,6 +259,10 @@ void simulated_database::commit(const write_batch& batch) {
     if (found->second.keys.count(record.key) || !new_keys.emplace(record.user_id, record.key).second)
       fail(store_fault::permanent, "duplicate idempotency key");
   }
+  if (sabotage_ == sabotage::forget_commits) {
+    ++commits_;
+    return;  // the lie: success reported, nothing stored
+  }
   for (const auto& write : batch.balances) {
     auto& user = users_.at(write.user_id);
     user.bal = write.bal;
@@ -251,12 +272,16 @@ void simulated_database::commit(const write_batch& batch) {
     users_.at(row.user_id).ledger.emplace(row.entry.seq, row.entry);
     ledger_ids_.insert(row.entry.id);
   }
-  for (const auto& record : batch.idempotency)
-    users_.at(record.user_id).keys.emplace(record.key, record);
+  for (const auto& record : batch.idempotency) {
+    auto& user = users_.at(record.user_id);
+    user.keys.emplace(record.key, record);
+    user.key_inserted[record.key] = ++keys_inserted_;
+  }
   ++commits_;
   balance_writes_ += batch.balances.size();
   ledger_rows_ += batch.ledger.size();
   batch_sizes_.push_back(batch.record_count());
+  if (observer_) observer_(batch);
 }
 
 size_t simulated_database::delete_idempotency_before(timestamp_us before) {
@@ -267,6 +292,7 @@ size_t simulated_database::delete_idempotency_before(timestamp_us before) {
   for (auto& [id, user] : users_) {
     for (auto i = user.keys.begin(); i != user.keys.end();) {
       if (i->second.created_at < before) {
+        user.key_inserted.erase(i->first);
         i = user.keys.erase(i);
         ++deleted;
       } else {

@@ -43,6 +43,21 @@ public:
   /// Moves a user's owner epoch on, as another node's activation would.
   void bump_epoch(const uuid& user);
 
+  /// Deliberate store bugs, for proving that the simulation's checks fail
+  /// when the store breaks its contract. Never set outside checker self-tests.
+  enum class sabotage : uint8_t {
+    none,            ///< the honest store
+    forget_commits,  ///< commit() reports success but stores nothing (lost writes)
+  };
+  void set_sabotage(sabotage kind);
+
+  // -- observation -------------------------------------------------------------
+
+  /// Called (under the store's lock, on the committing thread) with every
+  /// batch right after it was applied. It must not call back into the store.
+  using commit_observer = std::function<void(const write_batch&)>;
+  void observe_commits(commit_observer observer);
+
   // -- inspection ------------------------------------------------------------
 
   std::optional<balance> committed_balance(const uuid& user) const;
@@ -83,6 +98,10 @@ private:
     int64_t owner_epoch = 0;
     std::map<int64_t, ledger_entry> ledger;  // by seq
     std::map<std::string, idempotency_record> keys;
+    /// Insertion number of each key: "newest first" breaks created_at ties
+    /// by it, so which keys an activation loads never depends on the wall
+    /// clock's resolution (the simulation replays seeds exactly).
+    std::map<std::string, uint64_t> key_inserted;
   };
 
   void check_reachable_locked() const;
@@ -101,6 +120,9 @@ private:
   std::vector<size_t> batch_sizes_;
   size_t activations_ = 0;
   size_t sweeps_ = 0;
+  uint64_t keys_inserted_ = 0;
+  sabotage sabotage_ = sabotage::none;
+  commit_observer observer_;
 };
 
 /// One "connection" to a simulated_database.
