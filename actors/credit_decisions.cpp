@@ -37,6 +37,7 @@ outcome<accepted_change> decide_credit(const balance& current, int64_t amount) {
 
 idempotency_verdict decide_idempotency(const known_key* known, std::string_view request_digest) {
   if (known == nullptr) return idempotency_verdict::proceed;
+  if (known->looking_up) return idempotency_verdict::in_use;
   if (known->request_digest != request_digest) return idempotency_verdict::reused;
   return known->replayable ? idempotency_verdict::replay : idempotency_verdict::in_use;
 }

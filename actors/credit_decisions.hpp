@@ -34,6 +34,10 @@ struct known_key {
   std::string_view request_digest;
   /// The stored response is final: committed (or, with ack=memory, applied).
   bool replayable = false;
+  /// Not in memory; the store is being asked. The digest is the asker's, not
+  /// the stored one, so it proves nothing: every request is in_use until the
+  /// answer arrives (else a correct retry could be called "reused").
+  bool looking_up = false;
 };
 
 /// What to do with a mutation given its key.

@@ -93,7 +93,7 @@ std::optional<known_key> known_of(const user_state& st, const std::string& key) 
   // With ack=memory the client already has its 2xx, so a retry replays it.
   bool replayable = found->state == state::committed
                     || (found->state == state::pending && st.context->ack == ack_mode::memory);
-  return known_key{found->request_digest, replayable};
+  return known_key{found->request_digest, replayable, found->state == state::looking_up};
 }
 
 /// Retirement handshake: only when no lookup can still come back.

@@ -77,6 +77,15 @@ TEST_CASE("idempotency: every verdict") {
   CHECK(decide_idempotency(&in_flight, "other") == idempotency_verdict::reused);
 }
 
+TEST_CASE("idempotency: a key being looked up in the store is in use whatever the body") {
+  // The cached digest belongs to whoever started the lookup, not to the
+  // stored request (simulation seed 47): comparing against it could refuse a
+  // correct retry as "reused".
+  known_key looking_up{"asker", false, true};
+  CHECK(decide_idempotency(&looking_up, "asker") == idempotency_verdict::in_use);
+  CHECK(decide_idempotency(&looking_up, "other") == idempotency_verdict::in_use);
+}
+
 TEST_CASE("a ledger entry records the change and its identity") {
   auto change = decide_charge({10, 1}, 4).value();
   auto id = random_uuid();

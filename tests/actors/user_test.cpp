@@ -317,10 +317,22 @@ TEST_CASE_METHOD(user_fixture, "with no keys cached in memory every repeat is an
   REQUIRE(error_of(first) == error_code::none);
 
   auto replay = charge(user, 3, "k1", "d1");
+  run_jobs();
   auto reused = charge(user, 4, "k1", "d2");
   run_jobs();
   CHECK(ok_value(replay).replayed);
   CHECK(ok_value(replay).result.id == ok_value(first).result.id);
   CHECK(error_of(reused) == error_code::idempotency_key_reused);
+  CHECK(seen->writes.size() == 1);
+
+  // While one request's store lookup is in flight, the key is in use for
+  // every other request, whatever its body (simulation seed 47).
+  auto looking = charge(user, 3, "k1", "d1");
+  auto during_same = charge(user, 3, "k1", "d1");
+  auto during_other = charge(user, 4, "k1", "d2");
+  run_jobs();
+  CHECK(ok_value(looking).replayed);
+  CHECK(error_of(during_same) == error_code::idempotency_key_in_use);
+  CHECK(error_of(during_other) == error_code::idempotency_key_in_use);
   CHECK(seen->writes.size() == 1);
 }

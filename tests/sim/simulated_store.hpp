@@ -4,7 +4,8 @@
 // An in-memory `tally::store` for actor and simulation tests: the same
 // contract as the SQLite/Postgres stores (atomic batches, owner-epoch
 // fencing, unique ledger seq/id and idempotency keys, CHECK available >= 0),
-// plus failure injection and a way to inspect what was committed. Any number
+// plus failure injection, a way to inspect what was committed, and a commit
+// observer through which the simulation checks every batch. Any number
 // of simulated_store "connections" share one simulated_database; all calls
 // are thread-safe.
 #include <cstddef>
