@@ -9,6 +9,8 @@
 // Only SHA-256 hashes of the random parts' full tokens are stored.
 // Identity ids are deterministic (UUIDv5 of "email:<normalised>" or
 // "phone:<E.164>"), so a login request routes straight to its identity actor.
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -70,6 +72,44 @@ struct membership_view {
 struct me_view {
   user_view user;
   std::vector<membership_view> tenants;
+};
+
+/// A GCRA limit: at most `count` events per `period`, with a burst of `count`.
+struct rate_limit {
+  int64_t count = 0;
+  std::chrono::milliseconds period{60'000};
+};
+
+/// Every auth limit, time-out and back-off (API.md defaults), plus the
+/// secrets the actors need. Set from app/settings.
+struct auth_config {
+  /// Dev mode: login challenges carry debug_token / debug_code and the
+  /// actors log them. Never set outside development.
+  bool dev = false;
+  std::chrono::seconds magic_link_ttl{900};
+  std::chrono::seconds code_ttl{300};
+  /// Failures that burn a code (the 5th failure -> CODE_LOCKED).
+  int code_failures_max = 5;
+  /// After failure n the next attempt waits code_backoff_base * 2^(n-1).
+  std::chrono::milliseconds code_backoff_base{500};
+  /// A rotated-out refresh token presented within this returns the current one.
+  std::chrono::seconds refresh_grace{10};
+  /// A session expires this long after its last refresh (sliding).
+  std::chrono::seconds session_ttl{std::chrono::hours(24 * 30)};
+  rate_limit magic_link_per_email{5, std::chrono::minutes(1)};
+  rate_limit magic_link_per_ip{30, std::chrono::minutes(1)};
+  rate_limit code_per_phone{5, std::chrono::minutes(1)};
+  rate_limit refresh_per_session{5, std::chrono::minutes(1)};
+  /// HMAC-SHA256 key for stored code hashes: a 6-digit code's plain SHA-256
+  /// is reversed by trying all 10^6, a keyed one is not without the key.
+  std::string code_pepper;
+  /// The link a magic-link email carries; "{token}" is replaced.
+  std::string magic_link_url = "http://localhost:8080/login?token={token}";
+  /// Per-IP limiter actors (keys are spread over them by hash).
+  size_t ip_limiter_shards = 4;
+  /// Client IPs tracked per shard; entries whose limit has fully recovered
+  /// are dropped first, and beyond this the oldest.
+  size_t ip_limiter_entries_max = 100'000;
 };
 
 } // namespace tally

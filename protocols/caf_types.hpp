@@ -20,6 +20,7 @@
 #include "caf/type_id.hpp"
 #include "caf/typed_actor.hpp"
 
+#include "protocols/auth.hpp"
 #include "protocols/credits.hpp"
 #include "protocols/error_code.hpp"
 #include "protocols/records.hpp"
@@ -30,6 +31,10 @@ namespace tally {
 
 struct entity_write;
 struct idempotency_lookup;
+struct magic_link_lookup;
+struct session_lookup;
+struct refresh_token_lookup;
+struct ip_verdict;
 
 /// Hashes a UUID for the registry's and the writer's maps (v4 UUIDs are
 /// random, so folding the two halves is enough).
@@ -47,6 +52,10 @@ using balance_reply = reply<balance>;
 using ledger_reply = reply<ledger_page>;
 using charge_reply = reply<mutation_reply<charge_result>>;
 using credit_reply = reply<mutation_reply<credit_result>>;
+using challenge_reply = reply<login_challenge>;
+using grant_reply = reply<session_grant>;
+using me_reply = reply<me_view>;
+using logout_reply = reply<bool>;
 
 } // namespace tally
 
@@ -64,12 +73,36 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tally, (tally::ledger_reply))
   CAF_ADD_TYPE_ID(tally, (tally::charge_reply))
   CAF_ADD_TYPE_ID(tally, (tally::credit_reply))
+  CAF_ADD_TYPE_ID(tally, (tally::caller))
+  CAF_ADD_TYPE_ID(tally, (tally::request_origin))
+  CAF_ADD_TYPE_ID(tally, (tally::identity_kind))
+  CAF_ADD_TYPE_ID(tally, (tally::identity_snapshot))
+  CAF_ADD_TYPE_ID(tally, (tally::magic_link_lookup))
+  CAF_ADD_TYPE_ID(tally, (tally::session_lookup))
+  CAF_ADD_TYPE_ID(tally, (tally::refresh_token_lookup))
+  CAF_ADD_TYPE_ID(tally, (tally::ip_verdict))
+  CAF_ADD_TYPE_ID(tally, (tally::challenge_reply))
+  CAF_ADD_TYPE_ID(tally, (tally::grant_reply))
+  CAF_ADD_TYPE_ID(tally, (tally::me_reply))
+  CAF_ADD_TYPE_ID(tally, (tally::logout_reply))
 
   // Commands (http -> registry -> user).
   CAF_ADD_ATOM(tally, tally, balance_atom, "t_balance")
   CAF_ADD_ATOM(tally, tally, ledger_atom, "t_ledger")
   CAF_ADD_ATOM(tally, tally, charge_atom, "t_charge")
   CAF_ADD_ATOM(tally, tally, credit_atom, "t_credit")
+  // Sessions (http -> registry -> user; identity -> registry -> user).
+  CAF_ADD_ATOM(tally, tally, me_atom, "t_me")
+  CAF_ADD_ATOM(tally, tally, logout_atom, "t_logout")
+  CAF_ADD_ATOM(tally, tally, refresh_atom, "t_refresh")
+  CAF_ADD_ATOM(tally, tally, open_session_atom, "t_opensess")
+  // Logins (http -> registry -> identity).
+  CAF_ADD_ATOM(tally, tally, magic_link_atom, "t_mlink")
+  CAF_ADD_ATOM(tally, tally, verify_link_atom, "t_vlink")
+  CAF_ADD_ATOM(tally, tally, code_atom, "t_code")
+  CAF_ADD_ATOM(tally, tally, verify_code_atom, "t_vcode")
+  // Per-client-IP limit (identity -> ip limiter).
+  CAF_ADD_ATOM(tally, tally, ip_check_atom, "t_ipcheck")
   // User lifecycle (user <-> registry).
   CAF_ADD_ATOM(tally, tally, passivate_sweep_atom, "t_sweep")
   CAF_ADD_ATOM(tally, tally, idle_query_atom, "t_idleq")
@@ -92,6 +125,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   // Reads (user -> reader).
   CAF_ADD_ATOM(tally, tally, load_atom, "t_load")
   CAF_ADD_ATOM(tally, tally, lookup_atom, "t_lookup")
+  CAF_ADD_ATOM(tally, tally, load_identity_atom, "t_loadid")
+  CAF_ADD_ATOM(tally, tally, find_link_atom, "t_findlink")
+  CAF_ADD_ATOM(tally, tally, find_session_atom, "t_findsess")
+  CAF_ADD_ATOM(tally, tally, find_refresh_atom, "t_findref")
 CAF_END_TYPE_ID_BLOCK(tally)
 
 // Domain errors travel between actors as caf::error values of category
@@ -124,6 +161,28 @@ struct idempotency_lookup {
   std::optional<idempotency_record> record;
 };
 
+/// Answer of a magic-link lookup by token hash.
+struct magic_link_lookup {
+  std::optional<magic_link_row> link;
+};
+
+/// Answer of a session lookup (revoked and expired sessions included).
+struct session_lookup {
+  std::optional<session_row> session;
+};
+
+/// Answer of a refresh-token lookup by hash.
+struct refresh_token_lookup {
+  std::optional<refresh_token_row> token;
+};
+
+/// A per-client-IP limiter's answer for one event.
+struct ip_verdict {
+  bool allowed = false;
+  /// When refused: microseconds until the IP may try again.
+  int64_t retry_after_us = 0;
+};
+
 /// The write-behind writer (persistence/writer.hpp).
 using writer_actor = caf::typed_actor<
   // Queue one entity's records for the next group commit.
@@ -146,18 +205,41 @@ using reader_actor = caf::typed_actor<
   // A committed ledger page, delivered straight to the reply.
   caf::reacts_to<ledger_atom, uuid, ledger_query, ledger_reply>,
   // One stored idempotency record created after `since`, if any.
-  caf::replies_to<lookup_atom, uuid, std::string, timestamp_us>::with<idempotency_lookup>>;
+  caf::replies_to<lookup_atom, uuid, std::string, timestamp_us>::with<idempotency_lookup>,
+  // Activation: load (creating if missing, and fence) an identity of `kind` and `value` at `now`.
+  caf::replies_to<load_identity_atom, uuid, identity_kind, std::string,
+                  timestamp_us>::with<identity_snapshot>,
+  // A magic link by token hash, used or not.
+  caf::replies_to<find_link_atom, std::string>::with<magic_link_lookup>,
+  // A session of (user, session), revoked and expired ones too.
+  caf::replies_to<find_session_atom, uuid, uuid>::with<session_lookup>,
+  // A refresh token ever issued, by hash.
+  caf::replies_to<find_refresh_atom, std::string>::with<refresh_token_lookup>>;
 
-/// One user: credits, ledger head and idempotency keys (actors/user.hpp).
+/// One shard of the per-client-IP limiter (actors/ip_limiter.hpp).
+using ip_limiter_actor = caf::typed_actor<
+  // Count one event of this client IP, if its limit allows it.
+  caf::replies_to<ip_check_atom, std::string>::with<ip_verdict>>;
+
+/// One user: credits, ledger head, idempotency keys and sessions
+/// (actors/user.hpp). Every command naming a session checks it first.
 using user_actor = caf::typed_actor<
-  // Committed balance.
-  caf::reacts_to<balance_atom, balance_reply>,
-  // Committed ledger page (answered by a reader).
-  caf::reacts_to<ledger_atom, ledger_query, ledger_reply>,
-  // Immediate charge.
-  caf::reacts_to<charge_atom, charge_command, charge_reply>,
-  // Admin grant or debit.
+  // Committed balance, for a session.
+  caf::reacts_to<balance_atom, uuid, balance_reply>,
+  // Committed ledger page (answered by a reader), for a session.
+  caf::reacts_to<ledger_atom, uuid, ledger_query, ledger_reply>,
+  // Immediate charge, for a session.
+  caf::reacts_to<charge_atom, uuid, charge_command, charge_reply>,
+  // Admin grant or debit (no session).
   caf::reacts_to<credit_atom, credit_command, credit_reply>,
+  // The user's profile, for a session.
+  caf::reacts_to<me_atom, uuid, me_reply>,
+  // Revoke this session.
+  caf::reacts_to<logout_atom, uuid, request_origin, logout_reply>,
+  // Rotate this session's refresh token (the token as presented).
+  caf::reacts_to<refresh_atom, uuid, std::string, request_origin, grant_reply>,
+  // An identity logged this user in ("magic_link" / "code"): open a session.
+  caf::reacts_to<open_session_atom, std::string, request_origin, grant_reply>,
   // Writer: writes up to this token are committed.
   caf::reacts_to<committed_atom, uint64_t>,
   // Writer: a write failed for good; memory must not run ahead of the store.
@@ -169,24 +251,60 @@ using user_actor = caf::typed_actor<
   // Registry: the passivation handshake succeeded, quit now.
   caf::reacts_to<passivate_atom>>;
 
-/// uuid -> user actor, with lazy activation (actors/registry.hpp).
+/// One email address or phone number that can log in: its user link, its
+/// magic links, its phone code and its request limit (actors/identity.hpp).
+using identity_actor = caf::typed_actor<
+  // Issue a magic link for this (normalised) email.
+  caf::reacts_to<magic_link_atom, std::string, request_origin, challenge_reply>,
+  // Log in with a magic-link token (as presented).
+  caf::reacts_to<verify_link_atom, std::string, request_origin, grant_reply>,
+  // Issue (replace) the code of this (E.164) phone.
+  caf::reacts_to<code_atom, std::string, request_origin, challenge_reply>,
+  // Log in with this phone's code.
+  caf::reacts_to<verify_code_atom, std::string, std::string, request_origin, grant_reply>,
+  // Writer: writes up to this token are committed.
+  caf::reacts_to<committed_atom, uint64_t>,
+  // Writer: a write failed for good; memory must not run ahead of the store.
+  caf::reacts_to<write_failed_atom, uint64_t>,
+  // Registry: idle for passivate_after; answer idle(handled) if nothing is pending.
+  caf::reacts_to<idle_query_atom>,
+  // Registry: everything before this is handled; answer synced to the registry.
+  caf::reacts_to<sync_atom>,
+  // Registry: the passivation handshake succeeded, quit now.
+  caf::reacts_to<passivate_atom>>;
+
+/// uuid -> user actor and identity id -> identity actor, with lazy
+/// activation and passivation (actors/registry.hpp). Activation numbers are
+/// unique across both kinds, so idle/down/synced need not name the kind.
 using registry_actor = caf::typed_actor<
-  // Forward to the user (activating it first); likewise the next three.
-  caf::reacts_to<balance_atom, uuid, balance_reply>,
-  caf::reacts_to<ledger_atom, uuid, ledger_query, ledger_reply>,
-  caf::reacts_to<charge_atom, uuid, charge_command, charge_reply>,
+  // Forward to the caller's user (activating it first); likewise the next ones.
+  caf::reacts_to<balance_atom, caller, balance_reply>,
+  caf::reacts_to<ledger_atom, caller, ledger_query, ledger_reply>,
+  caf::reacts_to<charge_atom, caller, charge_command, charge_reply>,
+  caf::reacts_to<me_atom, caller, me_reply>,
+  caf::reacts_to<logout_atom, caller, request_origin, logout_reply>,
+  // A refresh token's (user, session) and the token as presented.
+  caf::reacts_to<refresh_atom, caller, std::string, request_origin, grant_reply>,
+  // Admin grant or debit for a user (no session).
   caf::reacts_to<credit_atom, uuid, credit_command, credit_reply>,
-  // User `activation` has handled `handled` registry messages and is idle.
+  // An identity logged user `uuid` in: forward to the user.
+  caf::reacts_to<open_session_atom, uuid, std::string, request_origin, grant_reply>,
+  // Forward to the identity (activating it first): email, token, phone, phone + code.
+  caf::reacts_to<magic_link_atom, uuid, std::string, request_origin, challenge_reply>,
+  caf::reacts_to<verify_link_atom, uuid, std::string, request_origin, grant_reply>,
+  caf::reacts_to<code_atom, uuid, std::string, request_origin, challenge_reply>,
+  caf::reacts_to<verify_code_atom, uuid, std::string, std::string, request_origin, grant_reply>,
+  // Entity `activation` has handled `handled` registry messages and is idle.
   caf::reacts_to<idle_atom, uuid, uint64_t, uint64_t>,
-  // User `activation` has terminated.
+  // Entity `activation` has terminated.
   caf::reacts_to<user_down_atom, uuid, uint64_t>,
-  // User `activation` handled everything forwarded before the drain's sync.
+  // Entity `activation` handled everything forwarded before the drain's sync.
   caf::reacts_to<synced_atom, uuid, uint64_t>,
-  // Refuse new commands; true once every user sent a mutation has handled it.
+  // Refuse new commands; true once every entity sent a mutation has handled it.
   caf::replies_to<drain_atom>::with<bool>,
-  // Tell every user to quit, then quit.
+  // Tell every entity to quit, then quit.
   caf::replies_to<stop_atom>::with<bool>,
-  // (self) Periodic: query users that got no command for passivate_after.
+  // (self) Periodic: query entities that got no command for passivate_after.
   caf::reacts_to<passivate_sweep_atom>>;
 
 /// Adds the type-ID block and the "tally" error category to a CAF config
@@ -211,3 +329,15 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::balance_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::ledger_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::charge_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::credit_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::caller)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::request_origin)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::identity_kind)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::identity_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::magic_link_lookup)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::session_lookup)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::refresh_token_lookup)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::ip_verdict)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::challenge_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::grant_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::me_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::logout_reply)

@@ -14,6 +14,15 @@ std::string to_string(error_code code) {
     case error_code::validation_failed: return "validation_failed";
     case error_code::internal: return "internal";
     case error_code::shutting_down: return "shutting_down";
+    case error_code::unauthenticated: return "unauthenticated";
+    case error_code::invalid_token: return "invalid_token";
+    case error_code::token_expired: return "token_expired";
+    case error_code::invalid_code: return "invalid_code";
+    case error_code::code_locked: return "code_locked";
+    case error_code::code_expired: return "code_expired";
+    case error_code::refresh_token_reused: return "refresh_token_reused";
+    case error_code::session_revoked: return "session_revoked";
+    case error_code::rate_limited: return "rate_limited";
   }
   return "unknown";
 }

@@ -28,6 +28,24 @@ enum class error_code : uint8_t {
   internal,
   /// The service is shutting down and takes no new work (503).
   shutting_down,
+  /// No usable access token (401).
+  unauthenticated,
+  /// A magic-link or refresh token that is unknown, malformed or used (401).
+  invalid_token,
+  /// A magic-link token older than its lifetime (401).
+  token_expired,
+  /// A wrong phone code (401).
+  invalid_code,
+  /// The code was burnt by too many failures; request a new one (401).
+  code_locked,
+  /// The phone code is older than its lifetime (401).
+  code_expired,
+  /// A rotated-out refresh token after the grace window; the session is revoked (401).
+  refresh_token_reused,
+  /// The session is revoked, expired or unknown (401).
+  session_revoked,
+  /// A rate limit or a code back-off (429 + Retry-After).
+  rate_limited,
 };
 
 /// Stable snake_case name, for logs and CAF's error rendering.

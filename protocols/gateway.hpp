@@ -3,6 +3,13 @@
 // never sees CAF; actors/caf_gateway.cpp implements it by sending messages
 // (never blocking the calling Asio thread). Each reply is delivered exactly
 // once on a CAF worker thread; the caller posts it back to its own executor.
+//
+// http/ validates and normalises input before calling (422 happens there):
+// emails are trimmed + lower-cased and valid, phones are E.164, codes are 6
+// digits. Tokens arrive as presented; the actors judge them.
+#include <string>
+
+#include "protocols/auth.hpp"
 #include "protocols/credits.hpp"
 #include "protocols/reply.hpp"
 #include "protocols/store_health.hpp"
@@ -14,20 +21,58 @@ class gateway {
 public:
   virtual ~gateway() = default;
 
-  /// Committed balance of a user (user_not_found if the user does not exist).
-  virtual void get_balance(const uuid& user, reply<balance> done) = 0;
+  // -- credits (the caller comes from a verified access token) -----------------
+  //
+  // Every call taking a `caller` fails with session_revoked when the
+  // caller's session is revoked, expired or unknown: the user actor checks
+  // it on every command, before anything else.
 
-  /// A page of the user's committed ledger, newest first.
-  virtual void get_ledger(const uuid& user, ledger_query query, reply<ledger_page> done) = 0;
+  /// Committed balance of the caller.
+  virtual void get_balance(const caller& who, reply<balance> done) = 0;
+
+  /// A page of the caller's committed ledger, newest first.
+  virtual void get_ledger(const caller& who, ledger_query query, reply<ledger_page> done) = 0;
 
   /// Immediate debit; replies after the commit (durable ack) or, with
   /// ack=memory, after the in-memory apply.
-  virtual void charge(const uuid& user, charge_command command,
+  virtual void charge(const caller& who, charge_command command,
                       reply<mutation_reply<charge_result>> done) = 0;
 
-  /// Admin grant or debit.
+  /// Admin grant or debit (admin token: no session).
   virtual void credit(const uuid& user, credit_command command,
                       reply<mutation_reply<credit_result>> done) = 0;
+
+  // -- auth -----------------------------------------------------------------------
+
+  /// Issues a magic link for a normalised email (outbox; debug token in dev).
+  /// rate_limited (per email, per client IP) with retry_after_s.
+  virtual void request_magic_link(std::string email, request_origin origin,
+                                  reply<login_challenge> done) = 0;
+
+  /// Logs in with a magic-link token: invalid_token (unknown, malformed,
+  /// used), token_expired. Creates the user on the identity's first login.
+  virtual void verify_magic_link(std::string token, request_origin origin,
+                                 reply<session_grant> done) = 0;
+
+  /// Issues (replaces) the 6-digit code of an E.164 phone.
+  virtual void request_code(std::string phone, request_origin origin,
+                            reply<login_challenge> done) = 0;
+
+  /// Logs in with a phone code: invalid_code, code_locked, code_expired,
+  /// rate_limited (back-off) with retry_after_s.
+  virtual void verify_code(std::string phone, std::string code, request_origin origin,
+                           reply<session_grant> done) = 0;
+
+  /// Rotates a refresh token: invalid_token, refresh_token_reused (the
+  /// session is revoked), session_revoked, rate_limited.
+  virtual void refresh(std::string refresh_token, request_origin origin,
+                       reply<session_grant> done) = 0;
+
+  /// The caller's user and memberships.
+  virtual void me(const caller& who, reply<me_view> done) = 0;
+
+  /// Revokes the caller's session; true once the revocation is committed.
+  virtual void logout(const caller& who, request_origin origin, reply<bool> done) = 0;
 
   /// Live view of the write-behind pipeline, for /readyz.
   virtual const store_health& health() const = 0;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "protocols/auth.hpp"
 #include "protocols/credits.hpp"
 
 namespace tally {
@@ -41,6 +42,8 @@ struct user_snapshot {
   /// True when the store holds unexpired records beyond recent_idempotency:
   /// a key not in memory must then be looked up in the store.
   bool older_idempotency_in_store = false;
+  /// Sessions are not loaded here: a user actor loads each one on its first
+  /// use (store::find_session), so idle users cost no session memory.
 };
 
 /// The coalesced balance of one user after a batch. The write is conditional
@@ -59,13 +62,122 @@ struct ledger_write {
   std::string description;  ///< charge description; not part of the API's ledger view
 };
 
+// -- auth (API.md "Auth") -------------------------------------------------------
+//
+// Hashes are lower-case hex SHA-256 of the whole token (sha256_hex), or for
+// codes hex HMAC-SHA256(code pepper, code). Timestamps of 0 mean "never".
+
+/// An email address or phone number that can log in, owned by its identity
+/// actor. Writes are conditional on owner_epoch, like balance writes.
+struct identity_row {
+  uuid id{};                        ///< identity_id(kind, value)
+  identity_kind kind = identity_kind::email;
+  std::string value;                ///< normalised email or E.164 phone
+  uuid user_id{};                   ///< nil until the first login created the user
+  /// GCRA state of the per-identity request limit (magic link / code).
+  timestamp_us request_limit_tat = 0;
+  int64_t owner_epoch = 0;
+  timestamp_us created_at = 0;
+};
+
+/// The identity's current phone code; a new request replaces the row.
+struct login_code_row {
+  uuid identity_id{};
+  std::string code_hash;
+  timestamp_us created_at = 0;
+  timestamp_us expires_at = 0;
+  int failures = 0;
+  /// An attempt before this is refused (back-off after a failure).
+  timestamp_us next_attempt_at = 0;
+  /// Burnt by the last allowed failure: CODE_LOCKED until a new code.
+  bool locked = false;
+};
+
+/// A magic-link token issued for an identity; single use.
+struct magic_link_row {
+  std::string token_hash;
+  uuid identity_id{};
+  timestamp_us created_at = 0;
+  timestamp_us expires_at = 0;
+  timestamp_us used_at = 0;
+};
+
+/// A session, owned by its user's actor.
+struct session_row {
+  uuid id{};
+  uuid user_id{};
+  std::string refresh_hash;           ///< the current refresh token
+  std::string previous_refresh_hash;  ///< the one rotated out last (grace window)
+  timestamp_us rotated_at = 0;        ///< when previous was rotated out
+  timestamp_us created_at = 0;
+  timestamp_us expires_at = 0;
+  timestamp_us revoked_at = 0;
+};
+
+/// Every refresh token ever issued (hash only), so that presenting any
+/// rotated-out token of a session is recognised as reuse.
+struct refresh_token_row {
+  std::string token_hash;
+  uuid session_id{};
+  uuid user_id{};
+  timestamp_us issued_at = 0;
+};
+
+/// A message for a mailer / SMS sender to deliver. The body necessarily
+/// holds the link or code: the outbox is as sensitive as a mail spool.
+struct outbox_row {
+  uuid id{};
+  std::string channel;      ///< "email" or "sms"
+  std::string destination;  ///< the email address or phone number
+  std::string body;
+  timestamp_us created_at = 0;
+};
+
+/// One audit log line. Never holds a token, code or hash.
+struct audit_row {
+  uuid id{};
+  timestamp_us created_at = 0;
+  /// login_succeeded, login_failed, code_failed, refreshed,
+  /// refresh_reuse_detected, logged_out, session_revoked ...
+  std::string event;
+  std::string request_id;
+  uuid user_id{};     ///< nil = unknown
+  uuid session_id{};  ///< nil = none
+  std::string client_ip;
+  std::string detail;  ///< e.g. "magic_link", "code", the failure's code
+};
+
+/// Everything an identity actor needs at activation.
+struct identity_snapshot {
+  identity_row identity;  ///< owner_epoch already bumped
+  std::optional<login_code_row> code;
+};
+
 /// One transaction's worth of records, in entity order.
 struct write_batch {
   std::vector<balance_write> balances;
   std::vector<ledger_write> ledger;
   std::vector<idempotency_record> idempotency;
-  bool empty() const { return balances.empty() && ledger.empty() && idempotency.empty(); }
-  size_t record_count() const { return balances.size() + ledger.size() + idempotency.size(); }
+  /// Users created by their first login (an identity actor).
+  std::vector<user_row> new_users;
+  /// Conditional on owner_epoch (fenced otherwise), like balances.
+  std::vector<identity_row> identities;
+  /// Upserts by token_hash (issue, then mark used).
+  std::vector<magic_link_row> magic_links;
+  /// Upserts by identity_id (a new code replaces the old one).
+  std::vector<login_code_row> login_codes;
+  /// Upserts by id.
+  std::vector<session_row> sessions;
+  std::vector<refresh_token_row> refresh_tokens;
+  std::vector<outbox_row> outbox;
+  std::vector<audit_row> audit;
+
+  size_t record_count() const {
+    return balances.size() + ledger.size() + idempotency.size() + new_users.size()
+           + identities.size() + magic_links.size() + login_codes.size() + sessions.size()
+           + refresh_tokens.size() + outbox.size() + audit.size();
+  }
+  bool empty() const { return record_count() == 0; }
 };
 
 } // namespace tally
