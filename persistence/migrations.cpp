@@ -91,6 +91,163 @@ CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);
 CREATE INDEX idempotency_keys_user_created_at ON idempotency_keys (user_id, created_at);
 )sql";
 
+// Version 2: auth (API.md "Auth"). Identities (an email or a phone that can
+// log in, owned by its identity actor, fenced by owner_epoch like users),
+// the current login code per identity, magic links, sessions with rotating
+// refresh tokens, the outbox a mailer / SMS sender polls, and the audit log.
+// Hashes are hex TEXT. Timestamps follow v1 per dialect; a "never" (a link
+// not used, a session not revoked or never rotated, a message not yet
+// delivered) is NULL, and a nil user or session is NULL.
+//
+// No foreign keys, as in v1: each row is written by the actor that owns it,
+// whose batch also carries the epoch-conditional write of its entity;
+// create_session checks its user explicitly. The expires_at / revoked_at
+// indexes serve delete_expired_auth, which runs every minute and must not
+// scan 30 days of sessions each time.
+constexpr const char* sqlite_v2 = R"sql(
+CREATE TABLE identities (
+  id                TEXT    PRIMARY KEY,
+  kind              TEXT    NOT NULL CHECK (kind IN ('email', 'phone')),
+  value             TEXT    NOT NULL,
+  user_id           TEXT,
+  request_limit_tat INTEGER NOT NULL DEFAULT 0,
+  owner_epoch       INTEGER NOT NULL DEFAULT 0,
+  created_at        INTEGER NOT NULL,
+  UNIQUE (kind, value)
+);
+CREATE TABLE login_codes (
+  identity_id     TEXT    PRIMARY KEY,
+  code_hash       TEXT    NOT NULL,
+  created_at      INTEGER NOT NULL,
+  expires_at      INTEGER NOT NULL,
+  failures        INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  locked          INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1))
+);
+CREATE INDEX login_codes_expires_at ON login_codes (expires_at);
+CREATE TABLE magic_links (
+  token_hash  TEXT    PRIMARY KEY,
+  identity_id TEXT    NOT NULL,
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  used_at     INTEGER
+);
+CREATE INDEX magic_links_expires_at ON magic_links (expires_at);
+CREATE TABLE sessions (
+  id                    TEXT    PRIMARY KEY,
+  user_id               TEXT    NOT NULL,
+  refresh_hash          TEXT    NOT NULL,
+  previous_refresh_hash TEXT,
+  rotated_at            INTEGER,
+  created_at            INTEGER NOT NULL,
+  expires_at            INTEGER NOT NULL,
+  revoked_at            INTEGER
+);
+CREATE INDEX sessions_user_id ON sessions (user_id);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE INDEX sessions_revoked_at ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+CREATE TABLE refresh_tokens (
+  token_hash TEXT    PRIMARY KEY,
+  session_id TEXT    NOT NULL,
+  user_id    TEXT    NOT NULL,
+  issued_at  INTEGER NOT NULL
+);
+CREATE INDEX refresh_tokens_session_id ON refresh_tokens (session_id);
+CREATE TABLE outbox (
+  id           TEXT    PRIMARY KEY,
+  channel      TEXT    NOT NULL CHECK (channel IN ('email', 'sms')),
+  destination  TEXT    NOT NULL,
+  body         TEXT    NOT NULL,
+  created_at   INTEGER NOT NULL,
+  delivered_at INTEGER
+);
+CREATE INDEX outbox_undelivered ON outbox (created_at) WHERE delivered_at IS NULL;
+CREATE TABLE audit_log (
+  id         TEXT    PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  event      TEXT    NOT NULL,
+  request_id TEXT    NOT NULL,
+  user_id    TEXT,
+  session_id TEXT,
+  client_ip  TEXT    NOT NULL,
+  detail     TEXT    NOT NULL
+);
+CREATE INDEX audit_log_created_at ON audit_log (created_at);
+CREATE INDEX audit_log_user_id ON audit_log (user_id, created_at);
+)sql";
+
+constexpr const char* postgres_v2 = R"sql(
+CREATE TABLE identities (
+  id                uuid        PRIMARY KEY,
+  kind              text        NOT NULL CHECK (kind IN ('email', 'phone')),
+  value             text        NOT NULL,
+  user_id           uuid,
+  request_limit_tat timestamptz NOT NULL DEFAULT 'epoch',
+  owner_epoch       bigint      NOT NULL DEFAULT 0,
+  created_at        timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (kind, value)
+);
+CREATE TABLE login_codes (
+  identity_id     uuid        PRIMARY KEY,
+  code_hash       text        NOT NULL,
+  created_at      timestamptz NOT NULL,
+  expires_at      timestamptz NOT NULL,
+  failures        integer     NOT NULL DEFAULT 0 CHECK (failures >= 0),
+  next_attempt_at timestamptz NOT NULL DEFAULT 'epoch',
+  locked          boolean     NOT NULL DEFAULT false
+);
+CREATE INDEX login_codes_expires_at ON login_codes (expires_at);
+CREATE TABLE magic_links (
+  token_hash  text        PRIMARY KEY,
+  identity_id uuid        NOT NULL,
+  created_at  timestamptz NOT NULL,
+  expires_at  timestamptz NOT NULL,
+  used_at     timestamptz
+);
+CREATE INDEX magic_links_expires_at ON magic_links (expires_at);
+CREATE TABLE sessions (
+  id                    uuid        PRIMARY KEY,
+  user_id               uuid        NOT NULL,
+  refresh_hash          text        NOT NULL,
+  previous_refresh_hash text,
+  rotated_at            timestamptz,
+  created_at            timestamptz NOT NULL,
+  expires_at            timestamptz NOT NULL,
+  revoked_at            timestamptz
+);
+CREATE INDEX sessions_user_id ON sessions (user_id);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE INDEX sessions_revoked_at ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+CREATE TABLE refresh_tokens (
+  token_hash text        PRIMARY KEY,
+  session_id uuid        NOT NULL,
+  user_id    uuid        NOT NULL,
+  issued_at  timestamptz NOT NULL
+);
+CREATE INDEX refresh_tokens_session_id ON refresh_tokens (session_id);
+CREATE TABLE outbox (
+  id           uuid        PRIMARY KEY,
+  channel      text        NOT NULL CHECK (channel IN ('email', 'sms')),
+  destination  text        NOT NULL,
+  body         text        NOT NULL,
+  created_at   timestamptz NOT NULL,
+  delivered_at timestamptz
+);
+CREATE INDEX outbox_undelivered ON outbox (created_at) WHERE delivered_at IS NULL;
+CREATE TABLE audit_log (
+  id         uuid        PRIMARY KEY,
+  created_at timestamptz NOT NULL,
+  event      text        NOT NULL,
+  request_id text        NOT NULL,
+  user_id    uuid,
+  session_id uuid,
+  client_ip  text        NOT NULL,
+  detail     text        NOT NULL
+);
+CREATE INDEX audit_log_created_at ON audit_log (created_at);
+CREATE INDEX audit_log_user_id ON audit_log (user_id, created_at);
+)sql";
+
 } // namespace
 
 const char* schema_version_table_sql(sql_dialect dialect) {
@@ -102,8 +259,8 @@ const char* schema_version_table_sql(sql_dialect dialect) {
 }
 
 const std::vector<migration>& migrations_for(sql_dialect dialect) {
-  static const std::vector<migration> sqlite_steps{{1, sqlite_v1}};
-  static const std::vector<migration> postgres_steps{{1, postgres_v1}};
+  static const std::vector<migration> sqlite_steps{{1, sqlite_v1}, {2, sqlite_v2}};
+  static const std::vector<migration> postgres_steps{{1, postgres_v1}, {2, postgres_v2}};
   return dialect == sql_dialect::sqlite ? sqlite_steps : postgres_steps;
 }
 

@@ -2,13 +2,18 @@
 
 #include <pqxx/pqxx>
 
+#include <boost/uuid/uuid_hash.hpp>
+
 #include <algorithm>
 #include <limits>
 #include <new>
 #include <string_view>
+#include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "persistence/auth_columns.hpp"
 #include "persistence/migrations.hpp"
 
 namespace tally {
@@ -70,6 +75,104 @@ const std::vector<std::pair<std::string, std::string>>& statement_definitions() 
      " SELECT r.user_id, r.key, r.request_digest, r.status, r.response, " + from_us("r.created_at") +
      " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::bytea[], $6::bigint[])"
      " AS r (user_id, key, request_digest, status, response, created_at)"},
+    // -- auth --
+    {"activate_identity_insert",
+     // The users lookup links a user made by `tally create-user`.
+     "INSERT INTO identities (id, kind, value, user_id, created_at)"
+     " VALUES ($1::uuid, $2::text, $3::text, CASE $2::text WHEN 'email'"
+     " THEN (SELECT id FROM users WHERE email = $3::text) ELSE (SELECT id FROM users WHERE phone = $3::text) END, " +
+     from_us("$4") + ") ON CONFLICT DO NOTHING"},
+    {"activate_identity_bump",
+     // A row created before its user was (a link requested, then the
+     // operator ran create-user) links now: otherwise the first login would
+     // try to create a second user with the same email.
+     "UPDATE identities SET owner_epoch = owner_epoch + 1, user_id = COALESCE(user_id,"
+     " CASE kind WHEN 'email' THEN (SELECT u.id FROM users AS u WHERE u.email = identities.value)"
+     " ELSE (SELECT u.id FROM users AS u WHERE u.phone = identities.value) END)"
+     " WHERE id = $1 RETURNING kind, value, user_id, " + to_us("request_limit_tat") + ", owner_epoch, " +
+     to_us("created_at")},
+    {"find_login_code",
+     "SELECT code_hash, " + to_us("created_at") + ", " + to_us("expires_at") + ", failures, " +
+     to_us("next_attempt_at") + ", locked FROM login_codes WHERE identity_id = $1"},
+    {"find_magic_link",
+     "SELECT identity_id, " + to_us("created_at") + ", " + to_us("expires_at") + ", COALESCE(" +
+     to_us("used_at") + ", 0) FROM magic_links WHERE token_hash = $1"},
+    {"find_session",
+     "SELECT id, user_id, refresh_hash, COALESCE(previous_refresh_hash, ''), COALESCE(" + to_us("rotated_at") +
+     ", 0), " + to_us("created_at") + ", " + to_us("expires_at") + ", COALESCE(" + to_us("revoked_at") +
+     ", 0) FROM sessions WHERE id = $2 AND user_id = $1"},
+    {"find_refresh_token",
+     "SELECT session_id, user_id, " + to_us("issued_at") + " FROM refresh_tokens WHERE token_hash = $1"},
+    {"create_session",
+     "INSERT INTO sessions (id, user_id, refresh_hash, previous_refresh_hash, rotated_at, created_at,"
+     " expires_at, revoked_at) SELECT $1::uuid, $2::uuid, $3::text, NULLIF($4::text, ''), " +
+     from_us("NULLIF($5::bigint, 0)") + ", " + from_us("$6") + ", " + from_us("$7") + ", " +
+     from_us("NULLIF($8::bigint, 0)") + " WHERE EXISTS (SELECT 1 FROM users WHERE id = $2::uuid)"},
+    {"create_refresh_token",
+     "INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at) VALUES ($1, $2, $3, " +
+     from_us("$4") + ")"},
+    {"delete_expired_magic_links", "DELETE FROM magic_links WHERE expires_at < " + from_us("$1")},
+    {"delete_expired_login_codes", "DELETE FROM login_codes WHERE expires_at < " + from_us("$1")},
+    // Tokens first: they are found through the sessions about to go.
+    {"delete_expired_refresh_tokens",
+     "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE expires_at < " +
+     from_us("$1") + " OR revoked_at < " + from_us("$1") + ")"},
+    {"delete_expired_sessions",
+     "DELETE FROM sessions WHERE expires_at < " + from_us("$1") + " OR revoked_at < " + from_us("$1")},
+    {"commit_new_users",
+     "INSERT INTO users (id, email, phone, created_at, updated_at)"
+     " SELECT r.id, r.email, r.phone, " + from_us("r.created_at") + ", " + from_us("r.created_at") +
+     " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[]) AS r (id, email, phone, created_at)"},
+    // kind, value and created_at never change after the insert.
+    {"commit_identities",
+     "UPDATE identities AS i SET user_id = w.user_id, request_limit_tat = " + from_us("w.request_limit_tat") +
+     " FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::bigint[])"
+     " AS w (id, owner_epoch, user_id, request_limit_tat)"
+     " WHERE i.id = w.id AND i.owner_epoch = w.owner_epoch RETURNING i.id"},
+    {"commit_magic_links",
+     "INSERT INTO magic_links (token_hash, identity_id, created_at, expires_at, used_at)"
+     " SELECT r.token_hash, r.identity_id, " + from_us("r.created_at") + ", " + from_us("r.expires_at") + ", " +
+     from_us("r.used_at") +
+     " FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[])"
+     " AS r (token_hash, identity_id, created_at, expires_at, used_at)"
+     " ON CONFLICT (token_hash) DO UPDATE SET identity_id = excluded.identity_id,"
+     " created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at"},
+    {"commit_login_codes",
+     "INSERT INTO login_codes (identity_id, code_hash, created_at, expires_at, failures, next_attempt_at, locked)"
+     " SELECT r.identity_id, r.code_hash, " + from_us("r.created_at") + ", " + from_us("r.expires_at") +
+     ", r.failures, " + from_us("r.next_attempt_at") + ", r.locked"
+     " FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::integer[], $6::bigint[],"
+     " $7::boolean[]) AS r (identity_id, code_hash, created_at, expires_at, failures, next_attempt_at, locked)"
+     " ON CONFLICT (identity_id) DO UPDATE SET code_hash = excluded.code_hash,"
+     " created_at = excluded.created_at, expires_at = excluded.expires_at, failures = excluded.failures,"
+     " next_attempt_at = excluded.next_attempt_at, locked = excluded.locked"},
+    {"commit_sessions",
+     "INSERT INTO sessions (id, user_id, refresh_hash, previous_refresh_hash, rotated_at, created_at,"
+     " expires_at, revoked_at)"
+     " SELECT r.id, r.user_id, r.refresh_hash, r.previous_refresh_hash, " + from_us("r.rotated_at") + ", " +
+     from_us("r.created_at") + ", " + from_us("r.expires_at") + ", " + from_us("r.revoked_at") +
+     " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],"
+     " $8::bigint[]) AS r (id, user_id, refresh_hash, previous_refresh_hash, rotated_at, created_at, expires_at,"
+     " revoked_at)"
+     " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, refresh_hash = excluded.refresh_hash,"
+     " previous_refresh_hash = excluded.previous_refresh_hash, rotated_at = excluded.rotated_at,"
+     " created_at = excluded.created_at, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at"},
+    {"commit_refresh_tokens",
+     "INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at)"
+     " SELECT r.token_hash, r.session_id, r.user_id, " + from_us("r.issued_at") +
+     " FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[]) AS r (token_hash, session_id, user_id,"
+     " issued_at)"},
+    {"commit_outbox",
+     "INSERT INTO outbox (id, channel, destination, body, created_at)"
+     " SELECT r.id, r.channel, r.destination, r.body, " + from_us("r.created_at") +
+     " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[])"
+     " AS r (id, channel, destination, body, created_at)"},
+    {"commit_audit",
+     "INSERT INTO audit_log (id, created_at, event, request_id, user_id, session_id, client_ip, detail)"
+     " SELECT r.id, " + from_us("r.created_at") + ", r.event, r.request_id, r.user_id, r.session_id,"
+     " r.client_ip, r.detail"
+     " FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::text[],"
+     " $8::text[]) AS r (id, created_at, event, request_id, user_id, session_id, client_ip, detail)"},
   };
   return definitions;
 }
@@ -99,6 +202,22 @@ public:
     if (!value.empty()) return add_text(value);
     separate();
     text_ += "NULL";
+  }
+  /// The nil uuid becomes NULL (no user, no session).
+  void add_or_null(const uuid& id) {
+    if (!id.is_nil()) return add(id);
+    separate();
+    text_ += "NULL";
+  }
+  /// A timestamp of 0 ("never") becomes NULL.
+  void add_time_or_null(timestamp_us at) {
+    if (at != 0) return add(at);
+    separate();
+    text_ += "NULL";
+  }
+  void add_bool(bool value) {
+    separate();
+    text_ += value ? "t" : "f";
   }
   /// bytea in hex form: \x0a1b..., with the backslash escaped for the array.
   void add_bytes(std::string_view bytes) {
@@ -161,16 +280,267 @@ bool retry_state(const std::string& state) {
   return state == "40001" || state == "40P01" || state == "57014";
 }
 
-/// Keeps the last write per user: the same result as applying them in order.
-/// The writer already coalesces, so this normally copies nothing away.
-std::vector<const balance_write*> last_write_per_user(const std::vector<balance_write>& writes) {
-  std::vector<const balance_write*> kept;
-  kept.reserve(writes.size());
-  for (auto it = writes.rbegin(); it != writes.rend(); ++it) {
-    bool seen = std::any_of(kept.begin(), kept.end(), [&](auto* w) { return w->user_id == it->user_id; });
-    if (!seen) kept.push_back(&*it);
-  }
+/// Keeps the last row per key, the same result as applying them in order:
+/// one UPDATE .. FROM unnest() row per target row (a second one would be
+/// applied unpredictably), one ON CONFLICT DO UPDATE per key (Postgres
+/// refuses to touch a row twice in one statement). The write queue already
+/// coalesces, so this normally drops nothing.
+template <class Row, class KeyOf>
+std::vector<const Row*> last_per_key(const std::vector<Row>& rows, KeyOf key_of) {
+  using key = std::decay_t<decltype(key_of(rows.front()))>;
+  std::vector<const Row*> kept;
+  kept.reserve(rows.size());
+  std::unordered_set<key> seen;
+  seen.reserve(rows.size());
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+    if (seen.insert(key_of(*it)).second) kept.push_back(&*it);
+  std::reverse(kept.begin(), kept.end());
   return kept;
+}
+
+/// Calls `send(first, count)` for consecutive runs of at most
+/// postgres_rows_per_statement_max of `rows` rows.
+template <class Send>
+void in_chunks(size_t rows, Send&& send) {
+  for (size_t done = 0; done < rows;) {
+    size_t count = std::min(rows - done, postgres_rows_per_statement_max);
+    send(done, count);
+    done += count;
+  }
+}
+
+/// Throws store_error(fenced) naming the first of `ids` that `applied`
+/// (the RETURNING id rows of a conditional UPDATE) lacks.
+[[noreturn]] void throw_fenced(const char* what, const std::vector<std::string>& ids, const pqxx::result& applied) {
+  std::string fenced;
+  for (const auto& id : ids) {
+    bool found = std::any_of(applied.begin(), applied.end(), [&](const auto& row) { return id == row[0].c_str(); });
+    if (!found) {
+      fenced = id;
+      break;
+    }
+  }
+  throw store_error(store_fault::fenced,
+                    std::string("postgres: ") + what + " " + fenced + " is not at the expected owner epoch");
+}
+
+void commit_new_users(pqxx::work& tx, const std::vector<user_row>& users) {
+  in_chunks(users.size(), [&](size_t first, size_t count) {
+    array_literal ids(count), emails(count), phones(count), created(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& user = users[i];
+      ids.add(user.id);
+      emails.add_text_or_null(user.email);
+      phones.add_text_or_null(user.phone);
+      // A row without a creation time would claim 1970; stamp it now instead.
+      created.add(user.created_at != 0 ? user.created_at : now_us());
+    }
+    tx.exec_prepared("commit_new_users", ids.finish(), emails.finish(), phones.finish(), created.finish());
+  });
+}
+
+void commit_balances(pqxx::work& tx, const std::vector<balance_write>& writes) {
+  const auto balances = last_per_key(writes, [](const balance_write& w) { return w.user_id; });
+  in_chunks(balances.size(), [&](size_t first, size_t count) {
+    array_literal ids(count), epochs(count), available(count), reserved(count), seqs(count), updated(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& write = *balances[i];
+      ids.add(write.user_id);
+      epochs.add(write.owner_epoch);
+      available.add(write.bal.available);
+      reserved.add(write.bal.reserved);
+      seqs.add(write.ledger_seq);
+      updated.add(write.updated_at);
+    }
+    auto applied = tx.exec_prepared("commit_balances", ids.finish(), epochs.finish(), available.finish(),
+                                    reserved.finish(), seqs.finish(), updated.finish());
+    if (applied.size() != count) {
+      std::vector<std::string> sent;
+      for (size_t i = first; i < first + count; ++i) sent.push_back(to_string(balances[i]->user_id));
+      throw_fenced("user", sent, applied);
+    }
+  });
+}
+
+void commit_identities(pqxx::work& tx, const std::vector<identity_row>& rows) {
+  const auto identities = last_per_key(rows, [](const identity_row& r) { return r.id; });
+  in_chunks(identities.size(), [&](size_t first, size_t count) {
+    array_literal ids(count), epochs(count), users(count), tats(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& identity = *identities[i];
+      ids.add(identity.id);
+      epochs.add(identity.owner_epoch);
+      users.add_or_null(identity.user_id);
+      tats.add(identity.request_limit_tat);
+    }
+    auto applied =
+      tx.exec_prepared("commit_identities", ids.finish(), epochs.finish(), users.finish(), tats.finish());
+    if (applied.size() != count) {
+      std::vector<std::string> sent;
+      for (size_t i = first; i < first + count; ++i) sent.push_back(to_string(identities[i]->id));
+      throw_fenced("identity", sent, applied);
+    }
+  });
+}
+
+void commit_ledger(pqxx::work& tx, const std::vector<ledger_write>& rows) {
+  in_chunks(rows.size(), [&](size_t first, size_t count) {
+    array_literal users(count), seqs(count), ids(count), types(count), amounts(count), available(count),
+      reserved(count), references(count), descriptions(count), created(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& row = rows[i];
+      users.add(row.user_id);
+      seqs.add(row.entry.seq);
+      ids.add(row.entry.id);
+      types.add_text(to_string(row.entry.type));
+      amounts.add(row.entry.amount);
+      available.add(row.entry.available_after);
+      reserved.add(row.entry.reserved_after);
+      references.add_text(row.entry.reference);
+      descriptions.add_text_or_null(row.description);
+      created.add(row.entry.created_at);
+    }
+    tx.exec_prepared("commit_ledger", users.finish(), seqs.finish(), ids.finish(), types.finish(),
+                     amounts.finish(), available.finish(), reserved.finish(), references.finish(),
+                     descriptions.finish(), created.finish());
+  });
+}
+
+void commit_idempotency(pqxx::work& tx, const std::vector<idempotency_record>& rows) {
+  in_chunks(rows.size(), [&](size_t first, size_t count) {
+    array_literal users(count), keys(count), digests(count), statuses(count), responses(count), created(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& row = rows[i];
+      users.add(row.user_id);
+      keys.add_text(row.key);
+      digests.add_text(row.request_digest);
+      statuses.add(int64_t{row.status});
+      responses.add_bytes(row.response);
+      created.add(row.created_at);
+    }
+    tx.exec_prepared("commit_idempotency", users.finish(), keys.finish(), digests.finish(), statuses.finish(),
+                     responses.finish(), created.finish());
+  });
+}
+
+void commit_magic_links(pqxx::work& tx, const std::vector<magic_link_row>& rows) {
+  const auto links = last_per_key(rows, [](const magic_link_row& r) { return r.token_hash; });
+  in_chunks(links.size(), [&](size_t first, size_t count) {
+    array_literal hashes(count), identities(count), created(count), expires(count), used(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& link = *links[i];
+      hashes.add_text(link.token_hash);
+      identities.add(link.identity_id);
+      created.add(link.created_at);
+      expires.add(link.expires_at);
+      used.add_time_or_null(link.used_at);
+    }
+    tx.exec_prepared("commit_magic_links", hashes.finish(), identities.finish(), created.finish(),
+                     expires.finish(), used.finish());
+  });
+}
+
+void commit_login_codes(pqxx::work& tx, const std::vector<login_code_row>& rows) {
+  const auto codes = last_per_key(rows, [](const login_code_row& r) { return r.identity_id; });
+  in_chunks(codes.size(), [&](size_t first, size_t count) {
+    array_literal identities(count), hashes(count), created(count), expires(count), failures(count),
+      next_attempt(count), locked(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& code = *codes[i];
+      identities.add(code.identity_id);
+      hashes.add_text(code.code_hash);
+      created.add(code.created_at);
+      expires.add(code.expires_at);
+      failures.add(int64_t{code.failures});
+      next_attempt.add(code.next_attempt_at);
+      locked.add_bool(code.locked);
+    }
+    tx.exec_prepared("commit_login_codes", identities.finish(), hashes.finish(), created.finish(),
+                     expires.finish(), failures.finish(), next_attempt.finish(), locked.finish());
+  });
+}
+
+void commit_sessions(pqxx::work& tx, const std::vector<session_row>& rows) {
+  const auto sessions = last_per_key(rows, [](const session_row& r) { return r.id; });
+  in_chunks(sessions.size(), [&](size_t first, size_t count) {
+    array_literal ids(count), users(count), hashes(count), previous(count), rotated(count), created(count),
+      expires(count), revoked(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& session = *sessions[i];
+      ids.add(session.id);
+      users.add(session.user_id);
+      hashes.add_text(session.refresh_hash);
+      previous.add_text_or_null(session.previous_refresh_hash);
+      rotated.add_time_or_null(session.rotated_at);
+      created.add(session.created_at);
+      expires.add(session.expires_at);
+      revoked.add_time_or_null(session.revoked_at);
+    }
+    tx.exec_prepared("commit_sessions", ids.finish(), users.finish(), hashes.finish(), previous.finish(),
+                     rotated.finish(), created.finish(), expires.finish(), revoked.finish());
+  });
+}
+
+void commit_refresh_tokens(pqxx::work& tx, const std::vector<refresh_token_row>& rows) {
+  in_chunks(rows.size(), [&](size_t first, size_t count) {
+    array_literal hashes(count), sessions(count), users(count), issued(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& token = rows[i];
+      hashes.add_text(token.token_hash);
+      sessions.add(token.session_id);
+      users.add(token.user_id);
+      issued.add(token.issued_at);
+    }
+    tx.exec_prepared("commit_refresh_tokens", hashes.finish(), sessions.finish(), users.finish(),
+                     issued.finish());
+  });
+}
+
+void commit_outbox(pqxx::work& tx, const std::vector<outbox_row>& rows) {
+  in_chunks(rows.size(), [&](size_t first, size_t count) {
+    array_literal ids(count), channels(count), destinations(count), bodies(count), created(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& message = rows[i];
+      ids.add(message.id);
+      channels.add_text(message.channel);
+      destinations.add_text(message.destination);
+      bodies.add_text(message.body);
+      created.add(message.created_at);
+    }
+    tx.exec_prepared("commit_outbox", ids.finish(), channels.finish(), destinations.finish(), bodies.finish(),
+                     created.finish());
+  });
+}
+
+void commit_audit(pqxx::work& tx, const std::vector<audit_row>& rows) {
+  in_chunks(rows.size(), [&](size_t first, size_t count) {
+    array_literal ids(count), created(count), events(count), requests(count), users(count), sessions(count),
+      ips(count), details(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& line = rows[i];
+      ids.add(line.id);
+      created.add(line.created_at);
+      events.add_text(line.event);
+      requests.add_text(line.request_id);
+      users.add_or_null(line.user_id);
+      sessions.add_or_null(line.session_id);
+      ips.add_text(line.client_ip);
+      details.add_text(line.detail);
+    }
+    tx.exec_prepared("commit_audit", ids.finish(), created.finish(), events.finish(), requests.finish(),
+                     users.finish(), sessions.finish(), ips.finish(), details.finish());
+  });
+}
+
+/// A nullable uuid column: NULL reads as the nil uuid.
+uuid uuid_or_nil_from(const pqxx::field& field) {
+  return field.is_null() ? uuid{} : uuid_from(field);
+}
+
+session_row session_from(const pqxx::row& row) {
+  return session_row{uuid_from(row[0]),        uuid_from(row[1]),        row[2].as<std::string>(),
+                     row[3].as<std::string>(), row[4].as<int64_t>(),     row[5].as<int64_t>(),
+                     row[6].as<int64_t>(),     row[7].as<int64_t>()};
 }
 
 } // namespace
@@ -369,74 +739,18 @@ void postgres_store::commit(const write_batch& batch) {
   if (batch.empty()) return;
   try {
     pqxx::work tx(connected().connection);
-    const auto balances = last_write_per_user(batch.balances);
-    for (size_t done = 0; done < balances.size();) {
-      size_t count = std::min(balances.size() - done, postgres_rows_per_statement_max);
-      array_literal ids(count), epochs(count), available(count), reserved(count), seqs(count), updated(count);
-      for (size_t i = done; i < done + count; ++i) {
-        const auto& write = *balances[i];
-        ids.add(write.user_id);
-        epochs.add(write.owner_epoch);
-        available.add(write.bal.available);
-        reserved.add(write.bal.reserved);
-        seqs.add(write.ledger_seq);
-        updated.add(write.updated_at);
-      }
-      auto applied = tx.exec_prepared("commit_balances", ids.finish(), epochs.finish(), available.finish(),
-                                      reserved.finish(), seqs.finish(), updated.finish());
-      if (applied.size() != count) {
-        // Name one fenced user for the log; the transaction rolls back.
-        std::string fenced_user;
-        for (size_t i = done; i < done + count && fenced_user.empty(); ++i) {
-          auto id = to_string(balances[i]->user_id);
-          bool found = std::any_of(applied.begin(), applied.end(),
-                                   [&](const auto& row) { return id == row[0].c_str(); });
-          if (!found) fenced_user = id;
-        }
-        throw store_error(store_fault::fenced,
-                          "postgres: user " + fenced_user + " is not at the expected owner epoch");
-      }
-      done += count;
-    }
-    for (size_t done = 0; done < batch.ledger.size();) {
-      size_t count = std::min(batch.ledger.size() - done, postgres_rows_per_statement_max);
-      array_literal users(count), seqs(count), ids(count), types(count), amounts(count), available(count),
-        reserved(count), references(count), descriptions(count), created(count);
-      for (size_t i = done; i < done + count; ++i) {
-        const auto& row = batch.ledger[i];
-        users.add(row.user_id);
-        seqs.add(row.entry.seq);
-        ids.add(row.entry.id);
-        types.add_text(to_string(row.entry.type));
-        amounts.add(row.entry.amount);
-        available.add(row.entry.available_after);
-        reserved.add(row.entry.reserved_after);
-        references.add_text(row.entry.reference);
-        descriptions.add_text_or_null(row.description);
-        created.add(row.entry.created_at);
-      }
-      tx.exec_prepared("commit_ledger", users.finish(), seqs.finish(), ids.finish(), types.finish(),
-                       amounts.finish(), available.finish(), reserved.finish(), references.finish(),
-                       descriptions.finish(), created.finish());
-      done += count;
-    }
-    for (size_t done = 0; done < batch.idempotency.size();) {
-      size_t count = std::min(batch.idempotency.size() - done, postgres_rows_per_statement_max);
-      array_literal users(count), keys(count), digests(count), statuses(count), responses(count),
-        created(count);
-      for (size_t i = done; i < done + count; ++i) {
-        const auto& row = batch.idempotency[i];
-        users.add(row.user_id);
-        keys.add_text(row.key);
-        digests.add_text(row.request_digest);
-        statuses.add(int64_t{row.status});
-        responses.add_bytes(row.response);
-        created.add(row.created_at);
-      }
-      tx.exec_prepared("commit_idempotency", users.finish(), keys.finish(), digests.finish(),
-                       statuses.finish(), responses.finish(), created.finish());
-      done += count;
-    }
+    // Users first: everything else in the batch may refer to them.
+    commit_new_users(tx, batch.new_users);
+    commit_balances(tx, batch.balances);
+    commit_identities(tx, batch.identities);
+    commit_ledger(tx, batch.ledger);
+    commit_idempotency(tx, batch.idempotency);
+    commit_magic_links(tx, batch.magic_links);
+    commit_login_codes(tx, batch.login_codes);
+    commit_sessions(tx, batch.sessions);
+    commit_refresh_tokens(tx, batch.refresh_tokens);
+    commit_outbox(tx, batch.outbox);
+    commit_audit(tx, batch.audit);
     tx.commit();
   } catch (...) {
     fail("commit");
@@ -451,6 +765,106 @@ size_t postgres_store::delete_idempotency_before(timestamp_us before) {
     return deleted.affected_rows();
   } catch (...) {
     fail("delete_idempotency_before");
+  }
+}
+
+identity_snapshot postgres_store::activate_identity(const uuid& identity, identity_kind kind,
+                                                    const std::string& value, timestamp_us now) {
+  try {
+    auto id = to_string(identity);
+    pqxx::work tx(connected().connection);
+    tx.exec_prepared("activate_identity_insert", id, std::string(identity_kind_column(kind)), value, now);
+    auto bumped = tx.exec_prepared("activate_identity_bump", id);
+    if (bumped.empty()) {
+      // Only another identity holding (kind, value) stops the insert.
+      throw store_error(store_fault::permanent,
+                        "postgres: identity " + id + " conflicts with a stored identity");
+    }
+    const auto& row = bumped[0];
+    auto stored_kind = parse_identity_kind_column(row[0].c_str());
+    if (!stored_kind) throw store_error(store_fault::permanent, "postgres: unknown identity kind in a stored row");
+    identity_snapshot snapshot;
+    snapshot.identity = identity_row{identity,           *stored_kind,         row[1].as<std::string>(),
+                                     uuid_or_nil_from(row[2]), row[3].as<int64_t>(), row[4].as<int64_t>(),
+                                     row[5].as<int64_t>()};
+    auto code = tx.exec_prepared("find_login_code", id);
+    if (!code.empty()) {
+      const auto& c = code[0];
+      snapshot.code = login_code_row{identity,          c[0].as<std::string>(), c[1].as<int64_t>(),
+                                     c[2].as<int64_t>(), c[3].as<int>(),        c[4].as<int64_t>(),
+                                     c[5].as<bool>()};
+    }
+    tx.commit();
+    return snapshot;
+  } catch (...) {
+    fail("activate_identity");
+  }
+}
+
+std::optional<magic_link_row> postgres_store::find_magic_link(const std::string& token_hash) {
+  try {
+    pqxx::nontransaction tx(connected().connection);
+    auto rows = tx.exec_prepared("find_magic_link", token_hash);
+    if (rows.empty()) return std::nullopt;
+    const auto& row = rows[0];
+    return magic_link_row{token_hash, uuid_from(row[0]), row[1].as<int64_t>(), row[2].as<int64_t>(),
+                          row[3].as<int64_t>()};
+  } catch (...) {
+    fail("find_magic_link");
+  }
+}
+
+std::optional<session_row> postgres_store::find_session(const uuid& user, const uuid& session) {
+  try {
+    pqxx::nontransaction tx(connected().connection);
+    auto rows = tx.exec_prepared("find_session", to_string(user), to_string(session));
+    if (rows.empty()) return std::nullopt;
+    return session_from(rows[0]);
+  } catch (...) {
+    fail("find_session");
+  }
+}
+
+std::optional<refresh_token_row> postgres_store::find_refresh_token(const std::string& token_hash) {
+  try {
+    pqxx::nontransaction tx(connected().connection);
+    auto rows = tx.exec_prepared("find_refresh_token", token_hash);
+    if (rows.empty()) return std::nullopt;
+    const auto& row = rows[0];
+    return refresh_token_row{token_hash, uuid_from(row[0]), uuid_from(row[1]), row[2].as<int64_t>()};
+  } catch (...) {
+    fail("find_refresh_token");
+  }
+}
+
+void postgres_store::create_session(const session_row& session, const refresh_token_row& token) {
+  try {
+    pqxx::work tx(connected().connection);
+    auto inserted = tx.exec_prepared("create_session", to_string(session.id), to_string(session.user_id),
+                                     session.refresh_hash, session.previous_refresh_hash, session.rotated_at,
+                                     session.created_at, session.expires_at, session.revoked_at);
+    if (inserted.affected_rows() == 0)
+      throw store_error(store_fault::permanent, "postgres: no user " + to_string(session.user_id));
+    tx.exec_prepared("create_refresh_token", token.token_hash, to_string(token.session_id),
+                     to_string(token.user_id), token.issued_at);
+    tx.commit();
+  } catch (...) {
+    fail("create_session");
+  }
+}
+
+size_t postgres_store::delete_expired_auth(timestamp_us now) {
+  try {
+    timestamp_us before = now - expired_auth_retention_us;
+    size_t deleted = 0;
+    pqxx::work tx(connected().connection);
+    for (const char* name : {"delete_expired_magic_links", "delete_expired_login_codes",
+                             "delete_expired_refresh_tokens", "delete_expired_sessions"})
+      deleted += tx.exec_prepared(name, before).affected_rows();
+    tx.commit();
+    return deleted;
+  } catch (...) {
+    fail("delete_expired_auth");
   }
 }
 

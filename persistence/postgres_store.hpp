@@ -46,6 +46,13 @@ public:
                                                      timestamp_us since) override;
   void commit(const write_batch& batch) override;
   size_t delete_idempotency_before(timestamp_us before) override;
+  identity_snapshot activate_identity(const uuid& identity, identity_kind kind, const std::string& value,
+                                      timestamp_us now) override;
+  std::optional<magic_link_row> find_magic_link(const std::string& token_hash) override;
+  std::optional<session_row> find_session(const uuid& user, const uuid& session) override;
+  std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override;
+  void create_session(const session_row& session, const refresh_token_row& token) override;
+  size_t delete_expired_auth(timestamp_us now) override;
 
 private:
   struct session;  // the pqxx connection; defined in the .cpp to keep pqxx out of headers

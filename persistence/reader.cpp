@@ -87,6 +87,37 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
         return err;
       return found;
     },
+    [self](load_identity_atom, const uuid& id, identity_kind kind, const std::string& value,
+           timestamp_us now) -> caf::result<identity_snapshot> {
+      identity_snapshot snapshot;
+      if (auto err = guarded(self, "activate identity", [&](store& db) {
+            snapshot = db.activate_identity(id, kind, value, now);
+          }))
+        return err;
+      return snapshot;
+    },
+    [self](find_link_atom, const std::string& token_hash) -> caf::result<magic_link_lookup> {
+      magic_link_lookup found;
+      if (auto err = guarded(self, "magic link lookup",
+                             [&](store& db) { found.link = db.find_magic_link(token_hash); }))
+        return err;
+      return found;
+    },
+    [self](find_session_atom, const uuid& user,
+           const uuid& session) -> caf::result<session_lookup> {
+      session_lookup found;
+      if (auto err = guarded(self, "session lookup",
+                             [&](store& db) { found.session = db.find_session(user, session); }))
+        return err;
+      return found;
+    },
+    [self](find_refresh_atom, const std::string& token_hash) -> caf::result<refresh_token_lookup> {
+      refresh_token_lookup found;
+      if (auto err = guarded(self, "refresh token lookup",
+                             [&](store& db) { found.token = db.find_refresh_token(token_hash); }))
+        return err;
+      return found;
+    },
   };
 }
 

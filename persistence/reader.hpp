@@ -1,6 +1,7 @@
 #pragma once
 // Store readers: detached actors (own thread, own connection) that load
-// users at activation, read ledger pages and look up idempotency keys. A
+// users and identities at activation, read ledger pages and look up
+// idempotency keys, magic links, sessions and refresh tokens. A
 // small pool, used round-robin, so one slow load does not stall every
 // activation. Store failures come back as error values (store_unavailable),
 // never as exceptions.

@@ -8,6 +8,7 @@
 #include <new>
 #include <string_view>
 
+#include "persistence/auth_columns.hpp"
 #include "persistence/migrations.hpp"
 
 namespace tally {
@@ -66,6 +67,22 @@ public:
     }
     return bind(index, text);
   }
+  /// A nil uuid is stored as NULL (no user, no session).
+  statement_use& bind_or_null(int index, const uuid& id) {
+    if (id.is_nil()) {
+      check(sqlite3_bind_null(stmt_, index));
+      return *this;
+    }
+    return bind(index, id);
+  }
+  /// A timestamp of 0 ("never") is stored as NULL.
+  statement_use& bind_time_or_null(int index, timestamp_us at) {
+    if (at == 0) {
+      check(sqlite3_bind_null(stmt_, index));
+      return *this;
+    }
+    return bind(index, at);
+  }
   statement_use& bind_blob(int index, std::string_view bytes) {
     // A zero-length blob, not NULL: the column is NOT NULL.
     check(sqlite3_bind_blob64(stmt_, index, bytes.empty() ? "" : bytes.data(), bytes.size(),
@@ -94,6 +111,10 @@ public:
   std::string blob_at(int column) const {
     auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
     return bytes == nullptr ? std::string{} : std::string(bytes, sqlite3_column_bytes(stmt_, column));
+  }
+  /// NULL reads as the nil uuid.
+  uuid uuid_or_nil_at(int column) const {
+    return sqlite3_column_type(stmt_, column) == SQLITE_NULL ? uuid{} : uuid_at(column);
   }
   uuid uuid_at(int column) const {
     auto parsed = parse_uuid(text_at(column));
@@ -299,14 +320,16 @@ void sqlite_store::ping() {
 }
 
 void sqlite_store::create_user(const user_row& user) {
-  guarded([&] {
-    // A row without a creation time would claim 1970; stamp it now instead.
-    timestamp_us created_at = user.created_at != 0 ? user.created_at : now_us();
-    statement_use use(db_, statement("INSERT INTO users (id, email, phone, created_at, updated_at)"
-                                     " VALUES (?1, ?2, ?3, ?4, ?4)"));
-    use.bind(1, user.id).bind_or_null(2, user.email).bind_or_null(3, user.phone).bind(4, created_at);
-    use.run();
-  });
+  guarded([&] { insert_user(user); });
+}
+
+void sqlite_store::insert_user(const user_row& user) {
+  // A row without a creation time would claim 1970; stamp it now instead.
+  timestamp_us created_at = user.created_at != 0 ? user.created_at : now_us();
+  statement_use use(db_, statement("INSERT INTO users (id, email, phone, created_at, updated_at)"
+                                   " VALUES (?1, ?2, ?3, ?4, ?4)"));
+  use.bind(1, user.id).bind_or_null(2, user.email).bind_or_null(3, user.phone).bind(4, created_at);
+  use.run();
 }
 
 std::optional<user_snapshot> sqlite_store::activate_user(const uuid& user, size_t recent_idempotency_max,
@@ -441,6 +464,8 @@ void sqlite_store::commit(const write_batch& batch) {
   if (batch.empty()) return;
   guarded([&] {
     in_transaction([&] {
+      // Users first: everything else in the batch may refer to them.
+      for (const auto& user : batch.new_users) insert_user(user);
       for (const auto& write : batch.balances) {
         statement_use use(db_, statement(
           "UPDATE users SET available = ?1, reserved = ?2, ledger_seq = ?3, updated_at = ?4"
@@ -460,6 +485,7 @@ void sqlite_store::commit(const write_batch& batch) {
       }
       insert_ledger(batch);
       insert_idempotency(batch);
+      write_auth(batch);
     });
   });
 }
@@ -470,6 +496,247 @@ size_t sqlite_store::delete_idempotency_before(timestamp_us before) {
     use.bind(1, before).run();
     return static_cast<size_t>(sqlite3_changes64(db_));
   });
+}
+
+// -- auth ------------------------------------------------------------------------
+//
+// Auth rows go one statement per row: SQLite runs in-process (no round trip
+// to save), and a login or refresh brings a handful of rows, not hundreds.
+
+namespace {
+
+constexpr const char* session_columns =
+  "id, user_id, refresh_hash, previous_refresh_hash, rotated_at, created_at, expires_at, revoked_at";
+
+/// Reads a row selected with session_columns, starting at column 0.
+session_row session_from(const statement_use& row) {
+  return session_row{row.uuid_at(0),     row.uuid_at(1),     row.text_at(2),     row.text_at(3),
+                     row.int64_at(4),    row.int64_at(5),    row.int64_at(6),    row.int64_at(7)};
+}
+
+/// Binds the 8 values of session_columns at ?1..?8.
+void bind_session(statement_use& use, const session_row& session) {
+  use.bind(1, session.id)
+    .bind(2, session.user_id)
+    .bind(3, session.refresh_hash)
+    .bind_or_null(4, session.previous_refresh_hash)
+    .bind_time_or_null(5, session.rotated_at)
+    .bind(6, session.created_at)
+    .bind(7, session.expires_at)
+    .bind_time_or_null(8, session.revoked_at);
+}
+
+} // namespace
+
+identity_snapshot sqlite_store::activate_identity(const uuid& identity, identity_kind kind,
+                                                  const std::string& value, timestamp_us now) {
+  return guarded([&] {
+    identity_snapshot snapshot;
+    in_transaction([&] {
+      {
+        // The users lookup links a user made by `tally create-user`.
+        statement_use insert(db_, statement(
+          "INSERT INTO identities (id, kind, value, user_id, created_at)"
+          " VALUES (?1, ?2, ?3, CASE ?2 WHEN 'email' THEN (SELECT id FROM users WHERE email = ?3)"
+          " ELSE (SELECT id FROM users WHERE phone = ?3) END, ?4)"
+          " ON CONFLICT DO NOTHING"));
+        insert.bind(1, identity).bind(2, identity_kind_column(kind)).bind(3, value).bind(4, now);
+        insert.run();
+      }
+      {
+        // A row created before its user was (a link requested, then the
+        // operator ran create-user) links now: otherwise the first login
+        // would try to create a second user with the same email.
+        statement_use bump(db_, statement(
+          "UPDATE identities SET owner_epoch = owner_epoch + 1, user_id = COALESCE(user_id,"
+          " CASE kind WHEN 'email' THEN (SELECT u.id FROM users AS u WHERE u.email = identities.value)"
+          " ELSE (SELECT u.id FROM users AS u WHERE u.phone = identities.value) END)"
+          " WHERE id = ?1 RETURNING kind, value, user_id, request_limit_tat, owner_epoch, created_at"));
+        bump.bind(1, identity);
+        if (!bump.step()) {
+          // Only another identity holding (kind, value) stops the insert.
+          throw store_error(store_fault::permanent,
+                            "sqlite: identity " + to_string(identity) + " conflicts with a stored identity");
+        }
+        auto stored_kind = parse_identity_kind_column(bump.text_at(0));
+        if (!stored_kind) throw store_error(store_fault::permanent, "sqlite: unknown identity kind in a stored row");
+        snapshot.identity = identity_row{identity,          *stored_kind,      bump.text_at(1),
+                                         bump.uuid_or_nil_at(2), bump.int64_at(3), bump.int64_at(4),
+                                         bump.int64_at(5)};
+        bump.run();  // RETURNING statements finish on the last step
+      }
+      statement_use code(db_, statement(
+        "SELECT code_hash, created_at, expires_at, failures, next_attempt_at, locked"
+        " FROM login_codes WHERE identity_id = ?1"));
+      code.bind(1, identity);
+      if (code.step()) {
+        snapshot.code = login_code_row{identity,         code.text_at(0),
+                                       code.int64_at(1), code.int64_at(2),
+                                       static_cast<int>(code.int64_at(3)), code.int64_at(4),
+                                       code.int64_at(5) != 0};
+      }
+    });
+    return snapshot;
+  });
+}
+
+std::optional<magic_link_row> sqlite_store::find_magic_link(const std::string& token_hash) {
+  return guarded([&] {
+    std::optional<magic_link_row> found;
+    statement_use use(db_, statement(
+      "SELECT identity_id, created_at, expires_at, used_at FROM magic_links WHERE token_hash = ?1"));
+    use.bind(1, token_hash);
+    if (use.step())
+      found = magic_link_row{token_hash, use.uuid_at(0), use.int64_at(1), use.int64_at(2), use.int64_at(3)};
+    return found;
+  });
+}
+
+std::optional<session_row> sqlite_store::find_session(const uuid& user, const uuid& session) {
+  return guarded([&] {
+    std::optional<session_row> found;
+    statement_use use(db_, statement(std::string("SELECT ") + session_columns +
+                                     " FROM sessions WHERE id = ?1 AND user_id = ?2"));
+    use.bind(1, session).bind(2, user);
+    if (use.step()) found = session_from(use);
+    return found;
+  });
+}
+
+std::optional<refresh_token_row> sqlite_store::find_refresh_token(const std::string& token_hash) {
+  return guarded([&] {
+    std::optional<refresh_token_row> found;
+    statement_use use(db_, statement(
+      "SELECT session_id, user_id, issued_at FROM refresh_tokens WHERE token_hash = ?1"));
+    use.bind(1, token_hash);
+    if (use.step()) found = refresh_token_row{token_hash, use.uuid_at(0), use.uuid_at(1), use.int64_at(2)};
+    return found;
+  });
+}
+
+void sqlite_store::create_session(const session_row& session, const refresh_token_row& token) {
+  guarded([&] {
+    in_transaction([&] {
+      {
+        statement_use insert(db_, statement(
+          std::string("INSERT INTO sessions (") + session_columns +
+          ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2)"));
+        bind_session(insert, session);
+        insert.run();
+      }
+      if (sqlite3_changes(db_) == 0)
+        throw store_error(store_fault::permanent, "sqlite: no user " + to_string(session.user_id));
+      insert_refresh_token(token);
+    });
+  });
+}
+
+size_t sqlite_store::delete_expired_auth(timestamp_us now) {
+  return guarded([&] {
+    size_t deleted = 0;
+    timestamp_us before = now - expired_auth_retention_us;
+    in_transaction([&] {
+      auto run = [&](const char* sql) {
+        statement_use use(db_, statement(sql));
+        use.bind(1, before).run();
+        deleted += static_cast<size_t>(sqlite3_changes64(db_));
+      };
+      run("DELETE FROM magic_links WHERE expires_at < ?1");
+      run("DELETE FROM login_codes WHERE expires_at < ?1");
+      // Tokens first: they are found through the sessions about to go.
+      run("DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions"
+          " WHERE expires_at < ?1 OR revoked_at < ?1)");
+      run("DELETE FROM sessions WHERE expires_at < ?1 OR revoked_at < ?1");
+    });
+    return deleted;
+  });
+}
+
+void sqlite_store::insert_refresh_token(const refresh_token_row& token) {
+  statement_use use(db_, statement(
+    "INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at) VALUES (?1, ?2, ?3, ?4)"));
+  use.bind(1, token.token_hash).bind(2, token.session_id).bind(3, token.user_id).bind(4, token.issued_at);
+  use.run();
+}
+
+void sqlite_store::write_auth(const write_batch& batch) {
+  for (const auto& identity : batch.identities) {
+    // kind, value and created_at never change after the insert.
+    statement_use use(db_, statement(
+      "UPDATE identities SET user_id = ?1, request_limit_tat = ?2 WHERE id = ?3 AND owner_epoch = ?4"));
+    use.bind_or_null(1, identity.user_id)
+      .bind(2, identity.request_limit_tat)
+      .bind(3, identity.id)
+      .bind(4, identity.owner_epoch);
+    use.run();
+    if (sqlite3_changes(db_) == 0) {
+      throw store_error(store_fault::fenced, "sqlite: identity " + to_string(identity.id) +
+                                               " is not at owner epoch " + std::to_string(identity.owner_epoch));
+    }
+  }
+  for (const auto& link : batch.magic_links) {
+    statement_use use(db_, statement(
+      "INSERT INTO magic_links (token_hash, identity_id, created_at, expires_at, used_at)"
+      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (token_hash) DO UPDATE SET"
+      " identity_id = excluded.identity_id, created_at = excluded.created_at,"
+      " expires_at = excluded.expires_at, used_at = excluded.used_at"));
+    use.bind(1, link.token_hash)
+      .bind(2, link.identity_id)
+      .bind(3, link.created_at)
+      .bind(4, link.expires_at)
+      .bind_time_or_null(5, link.used_at);
+    use.run();
+  }
+  for (const auto& code : batch.login_codes) {
+    statement_use use(db_, statement(
+      "INSERT INTO login_codes (identity_id, code_hash, created_at, expires_at, failures, next_attempt_at,"
+      " locked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (identity_id) DO UPDATE SET"
+      " code_hash = excluded.code_hash, created_at = excluded.created_at, expires_at = excluded.expires_at,"
+      " failures = excluded.failures, next_attempt_at = excluded.next_attempt_at, locked = excluded.locked"));
+    use.bind(1, code.identity_id)
+      .bind(2, code.code_hash)
+      .bind(3, code.created_at)
+      .bind(4, code.expires_at)
+      .bind(5, int64_t{code.failures})
+      .bind(6, code.next_attempt_at)
+      .bind(7, int64_t{code.locked ? 1 : 0});
+    use.run();
+  }
+  for (const auto& session : batch.sessions) {
+    statement_use use(db_, statement(
+      std::string("INSERT INTO sessions (") + session_columns +
+      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET"
+      " user_id = excluded.user_id, refresh_hash = excluded.refresh_hash,"
+      " previous_refresh_hash = excluded.previous_refresh_hash, rotated_at = excluded.rotated_at,"
+      " created_at = excluded.created_at, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at"));
+    bind_session(use, session);
+    use.run();
+  }
+  for (const auto& token : batch.refresh_tokens) insert_refresh_token(token);
+  for (const auto& message : batch.outbox) {
+    statement_use use(db_, statement(
+      "INSERT INTO outbox (id, channel, destination, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    use.bind(1, message.id)
+      .bind(2, message.channel)
+      .bind(3, message.destination)
+      .bind(4, message.body)
+      .bind(5, message.created_at);
+    use.run();
+  }
+  for (const auto& line : batch.audit) {
+    statement_use use(db_, statement(
+      "INSERT INTO audit_log (id, created_at, event, request_id, user_id, session_id, client_ip, detail)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+    use.bind(1, line.id)
+      .bind(2, line.created_at)
+      .bind(3, line.event)
+      .bind(4, line.request_id)
+      .bind_or_null(5, line.user_id)
+      .bind_or_null(6, line.session_id)
+      .bind(7, line.client_ip)
+      .bind(8, line.detail);
+    use.run();
+  }
 }
 
 } // namespace tally

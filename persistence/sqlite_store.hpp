@@ -55,6 +55,13 @@ public:
                                                      timestamp_us since) override;
   void commit(const write_batch& batch) override;
   size_t delete_idempotency_before(timestamp_us before) override;
+  identity_snapshot activate_identity(const uuid& identity, identity_kind kind, const std::string& value,
+                                      timestamp_us now) override;
+  std::optional<magic_link_row> find_magic_link(const std::string& token_hash) override;
+  std::optional<session_row> find_session(const uuid& user, const uuid& session) override;
+  std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override;
+  void create_session(const session_row& session, const refresh_token_row& token) override;
+  size_t delete_expired_auth(timestamp_us now) override;
 
 private:
   /// Finalizes cached statements and closes the connection.
@@ -67,8 +74,12 @@ private:
   void execute(const std::string& sql);
   /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it throws.
   void in_transaction(const std::function<void()>& body);
+  void insert_user(const user_row& user);
   void insert_ledger(const write_batch& batch);
   void insert_idempotency(const write_batch& batch);
+  void insert_refresh_token(const refresh_token_row& token);
+  /// The batch's auth rows; identity writes are fenced like balance writes.
+  void write_auth(const write_batch& batch);
 
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;

@@ -68,6 +68,35 @@ public:
 
   /// Deletes idempotency records created before `before`; returns how many.
   virtual size_t delete_idempotency_before(timestamp_us before) = 0;
+
+  // -- auth ----------------------------------------------------------------------
+
+  /// Loads an identity for activation and bumps its owner epoch in the same
+  /// transaction. A missing row is created first (at `now`), linked to the
+  /// existing user whose email/phone equals `value` if there is one (users
+  /// made by `tally create-user`). Never nullopt: every identity can exist.
+  virtual identity_snapshot activate_identity(const uuid& identity, identity_kind kind,
+                                              const std::string& value, timestamp_us now) = 0;
+
+  /// A magic link by its token hash, if it was ever issued (used or not).
+  virtual std::optional<magic_link_row> find_magic_link(const std::string& token_hash) = 0;
+
+  /// A session of `user` (revoked and expired ones too); nullopt if unknown.
+  virtual std::optional<session_row> find_session(const uuid& user, const uuid& session) = 0;
+
+  /// A refresh token ever issued, by hash; nullopt if unknown.
+  virtual std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) = 0;
+
+  /// Inserts a session and its first refresh token outside any actor (the
+  /// `tally mint-token` command). Throws store_error(permanent) if the user
+  /// does not exist or the session id is taken.
+  virtual void create_session(const session_row& session, const refresh_token_row& token) = 0;
+
+  /// Deletes what can no longer matter at `now`: magic links and codes
+  /// expired more than a day ago, sessions (with their refresh tokens)
+  /// expired or revoked more than a day ago. Returns rows deleted. The
+  /// audit log and the outbox are kept (their consumers own their retention).
+  virtual size_t delete_expired_auth(timestamp_us now) = 0;
 };
 
 /// Opens "sqlite:<path>" or a libpq URI ("postgresql://..."/"postgres://...").

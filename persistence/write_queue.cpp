@@ -1,8 +1,33 @@
 #include "persistence/write_queue.hpp"
 
 #include <algorithm>
+#include <string>
+#include <unordered_map>
 
 namespace tally {
+namespace {
+
+/// Moves `rows` onto `out`, keeping one row per key: a later row replaces
+/// the earlier one in place (the last one wins, at the position of the
+/// first), so the order of the other rows is unchanged. `at` maps each key
+/// to its row's index in `out`, across all the writes of one batch.
+template <class Row, class Map, class KeyOf>
+void append_coalesced(std::vector<Row>& out, std::vector<Row>& rows, Map& at, KeyOf key_of) {
+  for (auto& row : rows) {
+    auto [slot, inserted] = at.try_emplace(key_of(row), out.size());
+    if (inserted)
+      out.push_back(std::move(row));
+    else
+      out[slot->second] = std::move(row);
+  }
+}
+
+template <class Row>
+void append_all(std::vector<Row>& out, std::vector<Row>& rows) {
+  for (auto& row : rows) out.push_back(std::move(row));
+}
+
+} // namespace
 
 bool write_queue::push(entity_write&& write) {
   auto fenced = fenced_epochs_.find(write.entity);
@@ -19,9 +44,15 @@ bool write_queue::push(entity_write&& write) {
 
 prepared_batch write_queue::take_batch() {
   prepared_batch out;
-  // Index of each entity's balance write in out.batch.balances, and of its
-  // member entry: one of each per (entity) / (entity, epoch).
+  // Where each coalesced row sits in out.batch (one per key), and each
+  // entity's member entry (one per (entity, epoch)). Postgres refuses an
+  // upsert that touches one key twice in a statement, and a conditional
+  // UPDATE .. FROM applies only one of two rows for a key.
   std::unordered_map<uuid, size_t, uuid_hash> balance_at;
+  std::unordered_map<uuid, size_t, uuid_hash> identity_at;
+  std::unordered_map<std::string, size_t> magic_link_at;
+  std::unordered_map<uuid, size_t, uuid_hash> login_code_at;
+  std::unordered_map<uuid, size_t, uuid_hash> session_at;
   std::unordered_map<uuid, size_t, uuid_hash> member_at;
   size_t taken_records = 0;
   while (!empty()) {
@@ -30,16 +61,21 @@ prepared_batch write_queue::take_batch() {
     if (taken_records > 0 && taken_records + records > batch_records_max_) break;
     taken_records += records;
     out.records_received += static_cast<int64_t>(records);
-    for (auto& balance : write.records.balances) {
-      auto [slot, inserted] = balance_at.try_emplace(balance.user_id, out.batch.balances.size());
-      if (inserted)
-        out.batch.balances.push_back(std::move(balance));
-      else
-        out.batch.balances[slot->second] = std::move(balance);  // the last one wins
-    }
-    for (auto& entry : write.records.ledger) out.batch.ledger.push_back(std::move(entry));
-    for (auto& record : write.records.idempotency)
-      out.batch.idempotency.push_back(std::move(record));
+    auto& rows = write.records;
+    auto& batch = out.batch;
+    append_coalesced(batch.balances, rows.balances, balance_at, [](const auto& r) { return r.user_id; });
+    append_all(batch.ledger, rows.ledger);
+    append_all(batch.idempotency, rows.idempotency);
+    append_all(batch.new_users, rows.new_users);
+    append_coalesced(batch.identities, rows.identities, identity_at, [](const auto& r) { return r.id; });
+    append_coalesced(batch.magic_links, rows.magic_links, magic_link_at,
+                     [](const auto& r) { return r.token_hash; });
+    append_coalesced(batch.login_codes, rows.login_codes, login_code_at,
+                     [](const auto& r) { return r.identity_id; });
+    append_coalesced(batch.sessions, rows.sessions, session_at, [](const auto& r) { return r.id; });
+    append_all(batch.refresh_tokens, rows.refresh_tokens);
+    append_all(batch.outbox, rows.outbox);
+    append_all(batch.audit, rows.audit);
     auto [member, inserted] = member_at.try_emplace(write.entity, out.members.size());
     if (inserted || out.members[member->second].epoch != write.epoch) {
       member->second = out.members.size();

@@ -1,8 +1,10 @@
 #pragma once
 // The writer's logic without the actor: entity writes wait here until the
 // next group commit, which takes them whole and in arrival order (so each
-// entity's order holds), coalesces balance writes to one per entity and
-// stops at `batch_records_max` records. Also remembers fenced entity epochs,
+// entity's order holds), coalesces the rows written by key (balances and
+// identities per entity, magic links per token hash, login codes per
+// identity, sessions per id: the last one wins, at the position of the
+// first) and stops at `batch_records_max` records. Also remembers fenced entity epochs,
 // whose later writes must never reach the store.
 #include <cstddef>
 #include <cstdint>

@@ -155,6 +155,19 @@ void sweep_idempotency(writer_pointer self) {
   }
 }
 
+void sweep_expired_auth(writer_pointer self) {
+  auto& st = self->state;
+  try {
+    auto deleted = st.db.get().delete_expired_auth(now_us());
+    if (deleted > 0)
+      log_event(log_level::info, "expired auth rows deleted", {{"count", static_cast<int64_t>(deleted)}});
+  } catch (const store_error& e) {
+    count_error(st, e.fault());
+    if (e.fault() == store_fault::transient) set_reachable(st, false);
+    log_event(log_level::warn, "auth sweep failed", {{"error", std::string_view(e.what())}});
+  }
+}
+
 } // namespace
 
 writer_actor::behavior_type writer_behavior(writer_pointer self, store_factory make_store,
@@ -167,6 +180,7 @@ writer_actor::behavior_type writer_behavior(writer_pointer self, store_factory m
   st.health = health;
   st.process_metrics = process_metrics;
   st.last_sweep = self->clock().now();
+  st.last_auth_sweep = st.last_sweep;
   self->delayed_send(self, settings.health_check_interval, health_tick_atom_v);
   return {
     [self](write_atom, entity_write& write) {
@@ -204,6 +218,10 @@ writer_actor::behavior_type writer_behavior(writer_pointer self, store_factory m
       if (now - st.last_sweep >= st.settings.idempotency_sweep_interval) {
         st.last_sweep = now;
         sweep_idempotency(self);
+      }
+      if (now - st.last_auth_sweep >= st.settings.auth_sweep_interval) {
+        st.last_auth_sweep = now;
+        sweep_expired_auth(self);
       }
       self->delayed_send(self, st.settings.health_check_interval, health_tick_atom_v);
     },

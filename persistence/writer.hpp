@@ -47,6 +47,10 @@ struct writer_settings {
   std::chrono::milliseconds idempotency_sweep_interval{std::chrono::seconds(10)};
   /// Keys younger than this are kept (API.md: >= 24 h).
   std::chrono::microseconds idempotency_retention{std::chrono::hours(24)};
+  /// Expired magic links, codes and sessions are deleted this often
+  /// (store::delete_expired_auth; it keeps them a day past expiry, so a
+  /// minute more or less does not matter, and each delete stays small).
+  std::chrono::milliseconds auth_sweep_interval{std::chrono::seconds(60)};
 };
 
 struct writer_state {
@@ -64,6 +68,7 @@ struct writer_state {
   int attempts = 0;
   bool flush_outstanding = false;
   caf::actor_clock::time_point last_sweep{};
+  caf::actor_clock::time_point last_auth_sweep{};
   /// Set by flush_and_stop: deliver once nothing is pending.
   std::optional<caf::typed_response_promise<bool>> stop_promise;
 };

@@ -62,6 +62,51 @@ balance_write make_balance(const uuid& user, int64_t epoch, balance bal, int64_t
   return balance_write{user, epoch, bal, ledger_seq, at};
 }
 
+std::string fake_hash(const std::string& seed) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  // FNV-1a over the seed, spread over 64 hex digits: distinct seeds give
+  // distinct hashes here, which is all the tests need.
+  uint64_t state = 14695981039346656037ULL;
+  for (unsigned char c : seed) state = (state ^ c) * 1099511628211ULL;
+  while (out.size() < 64) {
+    state = (state ^ (state >> 29)) * 0xbf58476d1ce4e5b9ULL;
+    out += hex[(state >> 32) & 0x0f];
+  }
+  return out;
+}
+
+magic_link_row make_magic_link(const uuid& identity, std::string seed, timestamp_us expires_at,
+                               timestamp_us used_at) {
+  return magic_link_row{fake_hash(seed), identity, expires_at - 15 * 60 * 1'000'000LL, expires_at, used_at};
+}
+
+login_code_row make_code(const uuid& identity, std::string seed, timestamp_us expires_at) {
+  return login_code_row{identity, fake_hash(seed), expires_at - 5 * 60 * 1'000'000LL, expires_at, 0, 0, false};
+}
+
+session_row make_session(const uuid& user, std::string seed, timestamp_us expires_at) {
+  session_row session;
+  session.id = random_uuid();
+  session.user_id = user;
+  session.refresh_hash = fake_hash(seed);
+  session.created_at = t0_us;
+  session.expires_at = expires_at;
+  return session;
+}
+
+refresh_token_row make_refresh_token(const session_row& session, std::string seed) {
+  return refresh_token_row{fake_hash(seed), session.id, session.user_id, t0_us};
+}
+
+outbox_row make_outbox(std::string destination) {
+  return outbox_row{random_uuid(), "email", std::move(destination), "Your link: https://x/login?token=abc", t0_us};
+}
+
+audit_row make_audit(std::string event, const uuid& user, const uuid& session) {
+  return audit_row{random_uuid(), t0_us, std::move(event), "req-1", user, session, "203.0.113.7", "magic_link"};
+}
+
 balance commit_grants(store& db, const uuid& user, int64_t epoch, balance before, int64_t from_seq, int count,
                       int64_t amount) {
   write_batch batch;

@@ -51,6 +51,26 @@ idempotency_record make_idempotency(const uuid& user, std::string key, timestamp
 balance_write make_balance(const uuid& user, int64_t epoch, balance bal, int64_t ledger_seq,
                            timestamp_us at = t0_us);
 
+/// A day in microseconds (store::delete_expired_auth keeps rows a day).
+constexpr timestamp_us day_us = int64_t{24} * 60 * 60 * 1'000'000;
+
+/// A hex string of 64 characters, like sha256_hex, distinct per `seed`.
+std::string fake_hash(const std::string& seed);
+
+magic_link_row make_magic_link(const uuid& identity, std::string seed, timestamp_us expires_at,
+                               timestamp_us used_at = 0);
+
+login_code_row make_code(const uuid& identity, std::string seed, timestamp_us expires_at);
+
+/// A live session of `user`, its refresh token hashed from `seed`.
+session_row make_session(const uuid& user, std::string seed, timestamp_us expires_at);
+
+refresh_token_row make_refresh_token(const session_row& session, std::string seed);
+
+outbox_row make_outbox(std::string destination);
+
+audit_row make_audit(std::string event, const uuid& user = {}, const uuid& session = {});
+
 /// Commits `count` grants of `amount` each (seq from+1 .. from+count), with
 /// their balance write, in one batch. Returns the balance afterwards.
 balance commit_grants(store& db, const uuid& user, int64_t epoch, balance before, int64_t from_seq, int count,
