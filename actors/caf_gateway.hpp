@@ -3,32 +3,63 @@
 // the registry with the reply<T> inside the message; nothing blocks, and the
 // reply is delivered exactly once on a CAF worker thread. The messages carry
 // callbacks, so they are local-only (caf_types.hpp).
+//
+// Tokens carry their owner's key (protocols/auth_tokens.hpp), so the gateway
+// routes every auth call without a store read; a token that is not ours by
+// shape is refused here, without waking an actor.
 #include <atomic>
 
 #include "protocols/caf_types.hpp"
 #include "protocols/gateway.hpp"
 
+namespace prometheus {
+class Counter;
+}
+
 namespace tally {
+
+class metrics;
 
 class caf_gateway final : public gateway {
 public:
-  caf_gateway(registry_actor registry, const store_health& health)
-    : registry_(std::move(registry)), health_(health) {}
+  /// `process_metrics` (may be null in tests) counts rate-limit rejections.
+  caf_gateway(registry_actor registry, const store_health& health,
+              metrics* process_metrics = nullptr);
 
-  void get_balance(const uuid& user, reply<balance> done) override;
-  void get_ledger(const uuid& user, ledger_query query, reply<ledger_page> done) override;
-  void charge(const uuid& user, charge_command command,
+  void get_balance(const caller& who, reply<balance> done) override;
+  void get_ledger(const caller& who, ledger_query query, reply<ledger_page> done) override;
+  void charge(const caller& who, charge_command command,
               reply<mutation_reply<charge_result>> done) override;
   void credit(const uuid& user, credit_command command,
               reply<mutation_reply<credit_result>> done) override;
+
+  void request_magic_link(std::string email, request_origin origin,
+                          reply<login_challenge> done) override;
+  void verify_magic_link(std::string token, request_origin origin,
+                         reply<session_grant> done) override;
+  void request_code(std::string phone, request_origin origin, reply<login_challenge> done) override;
+  void verify_code(std::string phone, std::string code, request_origin origin,
+                   reply<session_grant> done) override;
+  void refresh(std::string refresh_token, request_origin origin,
+               reply<session_grant> done) override;
+  void me(const caller& who, reply<me_view> done) override;
+  void logout(const caller& who, request_origin origin, reply<bool> done) override;
+
   const store_health& health() const override { return health_; }
 
   /// From now on every call is answered shutting_down at once.
   void close() { closed_.store(true); }
 
 private:
+  bool closed() const { return closed_.load(std::memory_order_relaxed); }
+
   registry_actor registry_;
   const store_health& health_;
+  /// tally_rate_limit_rejections_total{route}, per auth route (null: not counted).
+  prometheus::Counter* rejected_magic_link_ = nullptr;
+  prometheus::Counter* rejected_code_ = nullptr;
+  prometheus::Counter* rejected_code_verify_ = nullptr;
+  prometheus::Counter* rejected_refresh_ = nullptr;
   std::atomic<bool> closed_{false};
 };
 

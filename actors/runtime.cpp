@@ -6,6 +6,7 @@
 #include "caf/all.hpp"
 
 #include "actors/caf_gateway.hpp"
+#include "actors/ip_limiter.hpp"
 #include "actors/registry.hpp"
 #include "actors/user.hpp"
 #include "persistence/reader.hpp"
@@ -41,8 +42,9 @@ struct runtime::impl {
   runtime_config config;
   metrics& process_metrics;
   store_health health;
-  user_context context;
+  entity_context context;
   writer_actor writer;
+  std::vector<ip_limiter_actor> ip_limiters;
   std::vector<reader_actor> readers;
   registry_actor registry;
   std::unique_ptr<caf_gateway> gate;
@@ -70,10 +72,20 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   self.context.idempotency_retention = config.idempotency_retention;
   self.context.writer = self.writer;
   self.context.health = &self.health;
+  self.context.auth = config.auth;
+  self.context.clock = now_us;
+  // Scheduled, not detached: a limiter never blocks, it only counts.
+  for (size_t i = 0; i < std::max<size_t>(config.auth.ip_limiter_shards, 1); ++i)
+    self.ip_limiters.push_back(system.spawn(ip_limiter_behavior, config.auth.magic_link_per_ip,
+                                            config.auth.ip_limiter_entries_max,
+                                            wall_clock{now_us}));
+  self.context.ip_limiters = self.ip_limiters;
 
-  auto& active_users = process_metrics.active_actors.Add({{"kind", "user"}});
-  self.registry = system.spawn(registry_behavior, self.readers, &self.context, &active_users);
-  self.gate = std::make_unique<caf_gateway>(self.registry, self.health);
+  registry_gauges gauges;
+  gauges.users = &process_metrics.active_actors.Add({{"kind", "user"}});
+  gauges.identities = &process_metrics.active_actors.Add({{"kind", "identity"}});
+  self.registry = system.spawn(registry_behavior, self.readers, &self.context, gauges);
+  self.gate = std::make_unique<caf_gateway>(self.registry, self.health, &process_metrics);
 }
 
 runtime::~runtime() {
@@ -117,7 +129,8 @@ bool runtime::shutdown(std::chrono::milliseconds flush_max) {
   caller->request(self.registry, registry_stop_timeout, stop_atom_v)
     .receive([](bool) {}, [](caf::error&) {});
 
-  // 4. Readers, and the writer in case its deadline passed mid-commit.
+  // 4. Limiters, readers, and the writer in case its deadline passed mid-commit.
+  for (auto& limiter : self.ip_limiters) caller->send_exit(limiter, caf::exit_reason::user_shutdown);
   for (auto& reader : self.readers) caller->send_exit(reader, caf::exit_reason::user_shutdown);
   caller->send_exit(self.writer, caf::exit_reason::user_shutdown);
 

@@ -10,6 +10,8 @@
 
 #include "caf/fwd.hpp"
 
+#include "protocols/auth.hpp"
+
 namespace tally {
 
 class gateway;
@@ -24,7 +26,7 @@ enum class ack_mode {
 
 struct runtime_config {
   ack_mode ack = ack_mode::commit;
-  /// Idle users are passivated (memory freed) after this.
+  /// Idle users and identities are passivated (memory freed) after this.
   std::chrono::milliseconds passivate_after{600'000};
   /// Per-actor window of uncommitted replies (CAF-0.17.md §4: keep windows small).
   size_t user_pending_replies_max = 1024;
@@ -38,6 +40,8 @@ struct runtime_config {
   int64_t backlog_records_max = 100000;
   /// Reader actors (own store connection each), used round-robin.
   size_t reader_count = 2;
+  /// Login, session and rate-limit settings (API.md "Auth").
+  auth_config auth;
 };
 
 /// Opens one store connection; called on the writer's and readers' threads.

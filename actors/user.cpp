@@ -6,14 +6,56 @@
 #include "caf/all.hpp"
 
 #include "actors/credit_decisions.hpp"
+#include "actors/lifecycle.hpp"
+#include "actors/user_sessions.hpp"
 #include "protocols/codec.hpp"
 #include "protocols/log.hpp"
 
 namespace tally {
 
+namespace user_detail {
+
+failure retire_failure(const user_state& st) {
+  if (st.retire_code == error_code::user_not_found)
+    return {error_code::user_not_found, "user not found", 0};
+  return {error_code::store_unavailable, "the store is unavailable; retry", user_retry_after_s};
+}
+
+failure overloaded(const char* why) {
+  return {error_code::overloaded, why, user_retry_after_s};
+}
+
+std::optional<failure> refuse_write(const user_state& st) {
+  const auto& context = *st.context;
+  if (context.health->backlog_full()) return overloaded("the write-behind backlog is full");
+  // The window bounds replies waiting for a commit (CAF-0.17.md §4). With
+  // ack=memory credit replies do not wait; the writer backlog bounds the rest.
+  if (st.uncommitted.size() >= context.pending_replies_max)
+    return overloaded("too many uncommitted requests for this user");
+  return std::nullopt;
+}
+
+void submit_write(user_pointer self, write_batch records, uncommitted_write pending) {
+  auto& st = self->state;
+  entity_write write;
+  write.entity = st.id;
+  write.epoch = st.epoch;
+  write.token = ++st.last_token;
+  write.listener = caf::actor_cast<write_listener>(self);
+  write.records = std::move(records);
+  pending.token = write.token;
+  pending.after = st.speculative;
+  st.context->health->backlog_records.fetch_add(
+    static_cast<int64_t>(write.records.record_count()), std::memory_order_relaxed);
+  self->send(st.context->writer, write_atom_v, std::move(write));
+  st.uncommitted.push_back(std::move(pending));
+}
+
+} // namespace user_detail
+
 namespace {
 
-using user_pointer = user_actor::stateful_pointer<user_state>;
+using namespace user_detail;
 using phase = user_state::phase;
 
 // -- what each mutation kind contributes --------------------------------------
@@ -62,20 +104,6 @@ struct credit_kind {
 
 // -- small helpers -------------------------------------------------------------
 
-failure retire_failure(const user_state& st) {
-  if (st.retire_code == error_code::user_not_found)
-    return {error_code::user_not_found, "user not found", 0};
-  return {error_code::store_unavailable, "the store is unavailable; retry", user_retry_after_s};
-}
-
-failure overloaded(const char* why) {
-  return {error_code::overloaded, why, user_retry_after_s};
-}
-
-bool busy(const user_state& st) {
-  return !st.uncommitted.empty() || st.lookups_in_flight > 0;
-}
-
 idempotency_cache& keys_of(user_state& st) {
   if (!st.keys) st.keys = std::make_unique<idempotency_cache>(st.context->idempotency_cached_max);
   return *st.keys;
@@ -96,27 +124,13 @@ std::optional<known_key> known_of(const user_state& st, const std::string& key) 
   return known_key{found->request_digest, replayable, found->state == state::looking_up};
 }
 
-/// Retirement handshake: only when no lookup can still come back.
-void ask_retirement(user_pointer self) {
-  auto& st = self->state;
-  if (st.lookups_in_flight == 0)
-    self->send(st.registry, idle_atom_v, st.id, st.activation, st.handled);
-}
-
-void begin_registry_message(user_pointer self) {
-  ++self->state.handled;
-}
-
-/// A retiring user repeats its request after every registry message: the
-/// registry accepts once nothing it forwarded is still in transit.
-void end_registry_message(user_pointer self) {
-  if (self->state.current == phase::retiring) ask_retirement(self);
-}
-
 void fail_waiting(uncommitted_write& write, const failure& why) {
   std::visit(
     [&](auto& waiting) {
-      if constexpr (!std::is_same_v<std::decay_t<decltype(waiting)>, std::monostate>)
+      using waiting_type = std::decay_t<decltype(waiting)>;
+      if constexpr (std::is_same_v<waiting_type, uncommitted_write::session_waiting>)
+        waiting.fail(why);
+      else if constexpr (!std::is_same_v<waiting_type, std::monostate>)
         waiting.done(why);
     },
     write.waiting);
@@ -125,7 +139,10 @@ void fail_waiting(uncommitted_write& write, const failure& why) {
 void deliver_waiting(uncommitted_write& write) {
   std::visit(
     [](auto& waiting) {
-      if constexpr (!std::is_same_v<std::decay_t<decltype(waiting)>, std::monostate>)
+      using waiting_type = std::decay_t<decltype(waiting)>;
+      if constexpr (std::is_same_v<waiting_type, uncommitted_write::session_waiting>)
+        waiting.deliver();
+      else if constexpr (!std::is_same_v<waiting_type, std::monostate>)
         waiting.done(std::move(waiting.answer));
     },
     write.waiting);
@@ -137,9 +154,12 @@ void retire(user_pointer self, error_code code) {
   st.current = phase::retiring;
   st.retire_code = code;
   auto why = retire_failure(st);
-  for (auto& write : st.uncommitted) fail_waiting(write, why);
+  // Taken out first: a reply callback must never see a half-cleared state.
+  auto waiting = std::move(st.uncommitted);
   st.uncommitted.clear();
   st.keys.reset();
+  for (auto& write : waiting) fail_waiting(write, why);
+  drop_sessions(self);
   ask_retirement(self);
 }
 
@@ -153,6 +173,7 @@ void on_loaded(user_pointer self, user_snapshot& snapshot) {
   st.committed = snapshot.bal;
   st.ledger_seq = snapshot.ledger_seq;
   st.older_keys_in_store = snapshot.older_idempotency_in_store;
+  st.profile = std::move(snapshot.user);
   if (!snapshot.recent_idempotency.empty()) {
     auto& keys = keys_of(st);
     // The store gives newest first; the cache evicts oldest first.
@@ -203,15 +224,16 @@ void run_mutation(user_pointer self, const typename Kind::command& cmd,
                   typename Kind::reply_type& done) {
   auto& st = self->state;
   const auto& context = *st.context;
-  if (context.health->backlog_full()) {
+  // With ack=memory nothing waits for the commit, so only the backlog bounds.
+  if (context.ack == ack_mode::memory && context.health->backlog_full()) {
     done(overloaded("the write-behind backlog is full"));
     return;
   }
-  // The window bounds replies waiting for a commit (CAF-0.17.md §4). With
-  // ack=memory nothing waits; the writer backlog bounds the rest.
-  if (context.ack == ack_mode::commit && st.uncommitted.size() >= context.pending_replies_max) {
-    done(overloaded("too many uncommitted requests for this user"));
-    return;
+  if (context.ack == ack_mode::commit) {
+    if (auto refused = refuse_write(st)) {
+      done(*refused);
+      return;
+    }
   }
   auto decision = Kind::decide(st.speculative, cmd);
   if (!decision) {
@@ -225,39 +247,28 @@ void run_mutation(user_pointer self, const typename Kind::command& cmd,
   st.speculative = change.after;
   ++st.ledger_seq;
 
-  entity_write write;
-  write.entity = st.id;
-  write.epoch = st.epoch;
-  write.token = ++st.last_token;
-  write.listener = caf::actor_cast<write_listener>(self);
-  write.records.ledger.push_back(
-    ledger_write{st.id,
-                 make_ledger_entry(change, random_uuid(), st.ledger_seq,
-                                   Kind::reference(cmd, subject_id), now),
-                 Kind::description(cmd)});
-  write.records.balances.push_back(balance_write{st.id, st.epoch, change.after, st.ledger_seq, now});
+  write_batch records;
+  records.ledger.push_back(ledger_write{st.id,
+                                        make_ledger_entry(change, random_uuid(), st.ledger_seq,
+                                                          Kind::reference(cmd, subject_id), now),
+                                        Kind::description(cmd)});
+  records.balances.push_back(balance_write{st.id, st.epoch, change.after, st.ledger_seq, now});
 
   uncommitted_write pending;
-  pending.token = write.token;
-  pending.after = change.after;
   const auto& idem = cmd.idem;
   if (!idem.key.empty()) {
     auto response = encode(result);
-    write.records.idempotency.push_back(
+    records.idempotency.push_back(
       idempotency_record{st.id, idem.key, idem.request_digest, Kind::status, response, now});
     keys_of(st).add_pending(idem.key, idem.request_digest, Kind::status, std::move(response));
     pending.idempotency_key = idem.key;
   }
-  context.health->backlog_records.fetch_add(static_cast<int64_t>(write.records.record_count()),
-                                            std::memory_order_relaxed);
-  self->send(context.writer, write_atom_v, std::move(write));
-
   mutation_reply<typename Kind::result> answer{result, false};
   if (context.ack == ack_mode::memory)
     done(std::move(answer));
   else
     pending.waiting = Kind::wait(std::move(done), std::move(answer));
-  st.uncommitted.push_back(std::move(pending));
+  submit_write(self, std::move(records), std::move(pending));
 }
 
 /// The key is not in memory but may be in the store: ask a reader, and let
@@ -332,16 +343,21 @@ void on_mutation(user_pointer self, typename Kind::command& cmd, typename Kind::
 void on_committed(user_pointer self, uint64_t token) {
   auto& st = self->state;
   if (st.current != phase::active) return;
+  st.committed_token = std::max(st.committed_token, token);
+  // Taken out before any reply runs: a delivery may start a new write.
   size_t done_count = 0;
-  for (auto& write : st.uncommitted) {
-    if (write.token > token) break;
+  while (done_count < st.uncommitted.size() && st.uncommitted[done_count].token <= token)
+    ++done_count;
+  std::vector<uncommitted_write> done(
+    std::make_move_iterator(st.uncommitted.begin()),
+    std::make_move_iterator(st.uncommitted.begin() + static_cast<std::ptrdiff_t>(done_count)));
+  st.uncommitted.erase(st.uncommitted.begin(),
+                       st.uncommitted.begin() + static_cast<std::ptrdiff_t>(done_count));
+  for (auto& write : done) {
     st.committed = write.after;
     if (!write.idempotency_key.empty() && st.keys) st.keys->mark_committed(write.idempotency_key);
     deliver_waiting(write);
-    ++done_count;
   }
-  st.uncommitted.erase(st.uncommitted.begin(),
-                       st.uncommitted.begin() + static_cast<std::ptrdiff_t>(done_count));
 }
 
 void on_write_failed(user_pointer self, uint64_t token) {
@@ -354,30 +370,13 @@ void on_write_failed(user_pointer self, uint64_t token) {
   retire(self, error_code::store_unavailable);
 }
 
-void on_idle_query(user_pointer self) {
-  auto& st = self->state;
-  if (st.current == phase::retiring) {
-    ask_retirement(self);
-    return;
-  }
-  // Busy (uncommitted writes, a lookup in flight): stay; the registry asks
-  // again on a later sweep. Otherwise offer to go; the registry declines if
-  // a command is still on its way here.
-  if (st.current == phase::active && !busy(st))
-    self->send(st.registry, idle_atom_v, st.id, st.activation, st.handled);
-}
-
 } // namespace
 
 user_actor::behavior_type user_behavior(user_pointer self, uuid id, uint64_t activation,
                                         registry_actor registry, reader_actor reader,
-                                        const user_context* context) {
+                                        const entity_context* context) {
   auto& st = self->state;
-  st.id = id;
-  st.activation = activation;
-  st.context = context;
-  st.registry = std::move(registry);
-  st.reader = std::move(reader);
+  init_entity_state(st, id, activation, std::move(registry), std::move(reader), context);
   auto since = now_us() - context->idempotency_retention.count();
   // await: every other message waits in the mailbox until the snapshot is in.
   // No finite timeout: CAF 0.17 keeps each one in the clock until it expires.
@@ -387,28 +386,31 @@ user_actor::behavior_type user_behavior(user_pointer self, uuid id, uint64_t act
     .await([self](user_snapshot& snapshot) { on_loaded(self, snapshot); },
            [self](caf::error& err) { on_load_failed(self, err); });
   return {
-    [self](balance_atom, balance_reply& done) {
+    [self](balance_atom, const uuid& session, balance_reply& done) {
       begin_registry_message(self);
-      auto& st = self->state;
-      if (st.current == phase::active)
-        done(st.committed);
-      else
-        done(retire_failure(st));
+      with_session(
+        self, session, [self, done](session_entry&) { done(self->state.committed); },
+        [done](const failure& why) { done(why); });
       end_registry_message(self);
     },
-    [self](ledger_atom, ledger_query& query, ledger_reply& done) {
+    [self](ledger_atom, const uuid& session, ledger_query& query, ledger_reply& done) {
       begin_registry_message(self);
-      auto& st = self->state;
       // The reader answers the reply directly; the page never passes here.
-      if (st.current == phase::active)
-        self->send(st.reader, ledger_atom_v, st.id, std::move(query), std::move(done));
-      else
-        done(retire_failure(st));
+      with_session(
+        self, session,
+        [self, query, done](session_entry&) mutable {
+          auto& st = self->state;
+          self->send(st.reader, ledger_atom_v, st.id, std::move(query), std::move(done));
+        },
+        [done](const failure& why) { done(why); });
       end_registry_message(self);
     },
-    [self](charge_atom, charge_command& cmd, charge_reply& done) {
+    [self](charge_atom, const uuid& session, charge_command& cmd, charge_reply& done) {
       begin_registry_message(self);
-      on_mutation<charge_kind>(self, cmd, done);
+      with_session(
+        self, session,
+        [self, cmd, done](session_entry&) mutable { on_mutation<charge_kind>(self, cmd, done); },
+        [done](const failure& why) { done(why); });
       end_registry_message(self);
     },
     [self](credit_atom, credit_command& cmd, credit_reply& done) {
@@ -416,15 +418,31 @@ user_actor::behavior_type user_behavior(user_pointer self, uuid id, uint64_t act
       on_mutation<credit_kind>(self, cmd, done);
       end_registry_message(self);
     },
-    [self](committed_atom, uint64_t token) { on_committed(self, token); },
-    [self](write_failed_atom, uint64_t token) { on_write_failed(self, token); },
-    [self](idle_query_atom) { on_idle_query(self); },
-    [self](sync_atom) {
+    [self](me_atom, const uuid& session, me_reply& done) {
       begin_registry_message(self);
-      auto& st = self->state;
-      self->send(st.registry, synced_atom_v, st.id, st.activation);
+      me(self, session, std::move(done));
       end_registry_message(self);
     },
+    [self](logout_atom, const uuid& session, request_origin& origin, logout_reply& done) {
+      begin_registry_message(self);
+      logout(self, session, origin, std::move(done));
+      end_registry_message(self);
+    },
+    [self](refresh_atom, const uuid& session, std::string& token, request_origin& origin,
+           grant_reply& done) {
+      begin_registry_message(self);
+      refresh(self, session, token, origin, std::move(done));
+      end_registry_message(self);
+    },
+    [self](open_session_atom, std::string& method, request_origin& origin, grant_reply& done) {
+      begin_registry_message(self);
+      open_session(self, method, origin, std::move(done));
+      end_registry_message(self);
+    },
+    [self](committed_atom, uint64_t token) { on_committed(self, token); },
+    [self](write_failed_atom, uint64_t token) { on_write_failed(self, token); },
+    [self](idle_query_atom) { answer_idle_query(self); },
+    [self](sync_atom) { answer_sync(self); },
     [self](passivate_atom) { self->quit(); },
   };
 }

@@ -1,7 +1,9 @@
 #pragma once
-// The user actor: the single owner of one user's credits. It applies every
-// mutation in memory, one at a time (so check-then-act is race-free), hands
-// the records to the write-behind writer and answers once they committed.
+// The user actor: the single owner of one user's credits and sessions. It
+// applies every mutation in memory, one at a time (so check-then-act is
+// race-free), hands the records to the write-behind writer and answers once
+// they committed. Every command that names a session (everything but the
+// admin's credit) checks that session first (user_sessions.cpp).
 //
 //   spawn --load--> activating --snapshot--> active --write_failed--> retiring
 //                        |                     |                         |
@@ -19,16 +21,17 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <variant>
 #include <vector>
 
 #include "caf/timespan.hpp"
 
+#include "actors/entity_context.hpp"
 #include "actors/idempotency_cache.hpp"
-#include "actors/runtime.hpp"
+#include "actors/session_cache.hpp"
 #include "protocols/caf_types.hpp"
-#include "protocols/store_health.hpp"
 
 namespace tally {
 
@@ -38,21 +41,11 @@ constexpr int charge_status_created = 201;
 constexpr int credit_status_ok = 200;
 /// Retry-After (seconds) suggested when a user answers 503.
 constexpr int user_retry_after_s = 1;
-
-/// What every user actor of a runtime shares; outlives all of them.
-struct user_context {
-  ack_mode ack = ack_mode::commit;
-  /// A user with no command for this long is asked whether it is idle.
-  caf::timespan passivate_after{std::chrono::minutes(10)};
-  /// Uncommitted writes (and so waiting replies) per user before 503 OVERLOADED.
-  size_t pending_replies_max = 1024;
-  /// Committed idempotency keys kept in memory per user.
-  size_t idempotency_cached_max = 4096;
-  /// Keys older than this are expired (API.md: kept >= 24 h).
-  std::chrono::microseconds idempotency_retention{std::chrono::hours(24)};
-  writer_actor writer;
-  store_health* health = nullptr;
-};
+/// Sessions a user actor keeps in memory; beyond it the least recently used
+/// one that nothing waits on is dropped (and loaded again when used). A few
+/// devices per user is the norm; a user with more pays a store read now and
+/// then, never unbounded memory.
+constexpr size_t sessions_cached_max = 16;
 
 /// An accepted command whose records are with the writer.
 struct uncommitted_write {
@@ -68,7 +61,13 @@ struct uncommitted_write {
     credit_reply done;
     mutation_reply<credit_result> answer;
   };
-  std::variant<std::monostate, charge_waiting, credit_waiting> waiting;
+  /// Session writes (login, refresh, logout): what to answer on commit and
+  /// on failure.
+  struct session_waiting {
+    std::function<void()> deliver;
+    std::function<void(const failure&)> fail;
+  };
+  std::variant<std::monostate, charge_waiting, credit_waiting, session_waiting> waiting;
 };
 
 struct user_state {
@@ -83,7 +82,7 @@ struct user_state {
 
   uuid id{};
   uint64_t activation = 0;
-  const user_context* context = nullptr;
+  const entity_context* context = nullptr;
   registry_actor registry;
   reader_actor reader;
 
@@ -106,12 +105,25 @@ struct user_state {
   std::unique_ptr<idempotency_cache> keys;
   /// The store held more keys than the snapshot brought.
   bool older_keys_in_store = false;
+  /// Writes up to this token are committed.
+  uint64_t committed_token = 0;
+  /// The user row (GET /v1/auth/me, token pairs).
+  user_row profile;
+  /// Allocated on first use: most idle users hold no session.
+  std::unique_ptr<session_cache> sessions;
+
+  // -- lifecycle predicates (lifecycle.hpp) --------------------------------------
+  bool retiring() const { return current == phase::retiring; }
+  bool can_retire_now() const { return lookups_in_flight == 0; }
+  bool idle_now() const {
+    return current == phase::active && uncommitted.empty() && lookups_in_flight == 0;
+  }
 };
 
 /// Behaviour of one user actor. Spawned by the registry; `activation` is the
 /// registry's number for this incarnation (echoed in idle/down messages).
 user_actor::behavior_type user_behavior(user_actor::stateful_pointer<user_state> self, uuid id,
                                         uint64_t activation, registry_actor registry,
-                                        reader_actor reader, const user_context* context);
+                                        reader_actor reader, const entity_context* context);
 
 } // namespace tally

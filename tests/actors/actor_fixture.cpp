@@ -1,6 +1,8 @@
 #include "tests/actors/actor_fixture.hpp"
 
+#include "protocols/auth_tokens.hpp"
 #include "protocols/log.hpp"
+#include "protocols/secrets.hpp"
 
 namespace tally::test {
 
@@ -20,10 +22,20 @@ writer_actor::behavior_type fake_writer(writer_actor::pointer self, std::shared_
 
 registry_actor::behavior_type fake_registry(registry_actor::pointer, std::shared_ptr<recording> seen) {
   return {
-    [](balance_atom, const uuid&, balance_reply&) {},
-    [](ledger_atom, const uuid&, ledger_query&, ledger_reply&) {},
-    [](charge_atom, const uuid&, charge_command&, charge_reply&) {},
+    [](balance_atom, const caller&, balance_reply&) {},
+    [](ledger_atom, const caller&, ledger_query&, ledger_reply&) {},
+    [](charge_atom, const caller&, charge_command&, charge_reply&) {},
+    [](me_atom, const caller&, me_reply&) {},
+    [](logout_atom, const caller&, request_origin&, logout_reply&) {},
+    [](refresh_atom, const caller&, std::string&, request_origin&, grant_reply&) {},
     [](credit_atom, const uuid&, credit_command&, credit_reply&) {},
+    [seen](open_session_atom, const uuid& user, std::string&, request_origin&, grant_reply&) {
+      seen->sessions_opened.push_back(user);
+    },
+    [](magic_link_atom, const uuid&, std::string&, request_origin&, challenge_reply&) {},
+    [](verify_link_atom, const uuid&, std::string&, request_origin&, grant_reply&) {},
+    [](code_atom, const uuid&, std::string&, request_origin&, challenge_reply&) {},
+    [](verify_code_atom, const uuid&, std::string&, std::string&, request_origin&, grant_reply&) {},
     [seen](idle_atom, const uuid& id, uint64_t activation, uint64_t handled) {
       seen->idles.emplace_back(id, activation, handled);
     },
@@ -37,6 +49,8 @@ registry_actor::behavior_type fake_registry(registry_actor::pointer, std::shared
 
 actor_fixture::actor_fixture() {
   set_log_level(log_level::error);  // expected warnings would drown the report
+  context.clock = [this] { return virtual_now(); };
+  context.auth.code_pepper = "test pepper";
   health.backlog_records_max = 1000;
   context.ack = ack_mode::commit;
   context.passivate_after = std::chrono::minutes(1);
@@ -77,8 +91,11 @@ reader_actor actor_fixture::spawn_reader() {
 }
 
 registry_actor actor_fixture::spawn_registry(std::vector<reader_actor> readers) {
-  auto& gauge = process_metrics.active_actors.Add({{"kind", "user"}});
-  auto registry = sys.spawn(registry_behavior, std::move(readers), &context, &gauge);
+  registry_gauges gauges;
+  gauges.users = &process_metrics.active_actors.Add({{"kind", "user"}});
+  gauges.identities = &process_metrics.active_actors.Add({{"kind", "identity"}});
+  auto registry = sys.spawn(registry_behavior, std::move(readers),
+                            static_cast<const entity_context*>(&context), gauges);
   spawned.push_back(caf::actor_cast<caf::actor>(registry));
   registries.push_back(registry);
   run_jobs();
@@ -94,10 +111,57 @@ registry_actor actor_fixture::spawn_fake_registry() {
 
 user_actor actor_fixture::spawn_user(const uuid& id, registry_actor registry, reader_actor reader) {
   auto user = sys.spawn(user_behavior, id, uint64_t{1}, std::move(registry), std::move(reader),
-                        static_cast<const user_context*>(&context));
+                        static_cast<const entity_context*>(&context));
   spawned.push_back(caf::actor_cast<caf::actor>(user));
+  user_of_actor[user.address()] = id;
   run_jobs();
   return user;
+}
+
+identity_actor actor_fixture::spawn_identity(const uuid& id, registry_actor registry,
+                                             reader_actor reader) {
+  auto identity = sys.spawn(identity_behavior, id, uint64_t{1}, std::move(registry),
+                            std::move(reader), static_cast<const entity_context*>(&context));
+  spawned.push_back(caf::actor_cast<caf::actor>(identity));
+  run_jobs();
+  return identity;
+}
+
+void actor_fixture::spawn_ip_limiters(size_t shards) {
+  for (size_t i = 0; i < shards; ++i) {
+    auto limiter = sys.spawn(ip_limiter_behavior, context.auth.magic_link_per_ip,
+                             context.auth.ip_limiter_entries_max, context.clock);
+    spawned.push_back(caf::actor_cast<caf::actor>(limiter));
+    context.ip_limiters.push_back(limiter);
+  }
+  run_jobs();
+}
+
+timestamp_us actor_fixture::virtual_now() const {
+  auto since_start = sched.clock().now().time_since_epoch();
+  return virtual_epoch_us + std::chrono::duration_cast<std::chrono::microseconds>(since_start).count();
+}
+
+uuid actor_fixture::session_of(const uuid& user) {
+  auto found = sessions.find(user);
+  if (found != sessions.end()) return found->second;
+  auto id = random_uuid();
+  if (db->committed_balance(user)) {
+    session_row row;
+    row.id = id;
+    row.user_id = user;
+    auto token = make_refresh_token(user, id);
+    row.refresh_hash = sha256_hex(token);
+    row.created_at = virtual_now();
+    row.expires_at = row.created_at + micros(std::chrono::hours(24 * 365));
+    db->create_session(row, refresh_token_row{row.refresh_hash, id, user, row.created_at});
+  }
+  sessions[user] = id;
+  return id;
+}
+
+uuid actor_fixture::session_of(const user_actor& user) {
+  return session_of(user_of_actor.at(user.address()));
 }
 
 uuid actor_fixture::new_user(balance initial) {
@@ -114,7 +178,7 @@ charge_slot actor_fixture::charge(const user_actor& user, int64_t amount, std::s
                                   std::string digest) {
   auto [done, result] = capture<mutation_reply<charge_result>>();
   charge_command cmd{amount, "test charge", {key_or_fresh(std::move(key)), std::move(digest)}};
-  caf::anon_send(user, charge_atom_v, std::move(cmd), std::move(done));
+  caf::anon_send(user, charge_atom_v, session_of(user), std::move(cmd), std::move(done));
   return result;
 }
 
@@ -122,7 +186,7 @@ charge_slot actor_fixture::charge(const registry_actor& registry, const uuid& us
                                   std::string key, std::string digest) {
   auto [done, result] = capture<mutation_reply<charge_result>>();
   charge_command cmd{amount, "test charge", {key_or_fresh(std::move(key)), std::move(digest)}};
-  caf::anon_send(registry, charge_atom_v, user, std::move(cmd), std::move(done));
+  caf::anon_send(registry, charge_atom_v, caller_of(user), std::move(cmd), std::move(done));
   return result;
 }
 
@@ -144,20 +208,89 @@ credit_slot actor_fixture::credit(const registry_actor& registry, const uuid& us
 
 balance_slot actor_fixture::get_balance(const user_actor& user) {
   auto [done, result] = capture<balance>();
-  caf::anon_send(user, balance_atom_v, std::move(done));
+  caf::anon_send(user, balance_atom_v, session_of(user), std::move(done));
   return result;
 }
 
 balance_slot actor_fixture::get_balance(const registry_actor& registry, const uuid& user) {
+  return get_balance(registry, caller_of(user));
+}
+
+balance_slot actor_fixture::get_balance(const registry_actor& registry, const caller& who) {
   auto [done, result] = capture<balance>();
-  caf::anon_send(registry, balance_atom_v, user, std::move(done));
+  caf::anon_send(registry, balance_atom_v, who, std::move(done));
+  return result;
+}
+
+charge_slot actor_fixture::charge(const registry_actor& registry, const caller& who, int64_t amount,
+                                  std::string key) {
+  auto [done, result] = capture<mutation_reply<charge_result>>();
+  charge_command cmd{amount, "test charge", {key_or_fresh(std::move(key)), "digest"}};
+  caf::anon_send(registry, charge_atom_v, who, std::move(cmd), std::move(done));
   return result;
 }
 
 ledger_slot actor_fixture::get_ledger(const registry_actor& registry, const uuid& user,
                                       ledger_query query) {
   auto [done, result] = capture<ledger_page>();
-  caf::anon_send(registry, ledger_atom_v, user, std::move(query), std::move(done));
+  caf::anon_send(registry, ledger_atom_v, caller_of(user), std::move(query), std::move(done));
+  return result;
+}
+
+challenge_slot actor_fixture::request_link(const registry_actor& registry, const std::string& email,
+                                           request_origin origin) {
+  auto [done, result] = capture<login_challenge>();
+  caf::anon_send(registry, magic_link_atom_v, identity_id(identity_kind::email, email), email,
+                 std::move(origin), std::move(done));
+  return result;
+}
+
+grant_slot actor_fixture::verify_link(const registry_actor& registry, const std::string& token,
+                                      request_origin origin) {
+  auto [done, result] = capture<session_grant>();
+  auto identity = magic_token_identity(token);
+  REQUIRE(identity);
+  caf::anon_send(registry, verify_link_atom_v, *identity, token, std::move(origin),
+                 std::move(done));
+  return result;
+}
+
+challenge_slot actor_fixture::request_code(const registry_actor& registry, const std::string& phone,
+                                           request_origin origin) {
+  auto [done, result] = capture<login_challenge>();
+  caf::anon_send(registry, code_atom_v, identity_id(identity_kind::phone, phone), phone,
+                 std::move(origin), std::move(done));
+  return result;
+}
+
+grant_slot actor_fixture::verify_code(const registry_actor& registry, const std::string& phone,
+                                      const std::string& code, request_origin origin) {
+  auto [done, result] = capture<session_grant>();
+  caf::anon_send(registry, verify_code_atom_v, identity_id(identity_kind::phone, phone), phone,
+                 code, std::move(origin), std::move(done));
+  return result;
+}
+
+grant_slot actor_fixture::refresh(const registry_actor& registry, const std::string& token,
+                                  request_origin origin) {
+  auto [done, result] = capture<session_grant>();
+  auto route = refresh_token_route(token);
+  REQUIRE(route);
+  caf::anon_send(registry, refresh_atom_v, caller{route->user, route->session}, token,
+                 std::move(origin), std::move(done));
+  return result;
+}
+
+me_slot actor_fixture::me(const registry_actor& registry, const caller& who) {
+  auto [done, result] = capture<me_view>();
+  caf::anon_send(registry, me_atom_v, who, std::move(done));
+  return result;
+}
+
+logout_slot actor_fixture::logout(const registry_actor& registry, const caller& who,
+                                  request_origin origin) {
+  auto [done, result] = capture<bool>();
+  caf::anon_send(registry, logout_atom_v, who, std::move(origin), std::move(done));
   return result;
 }
 

@@ -2,6 +2,7 @@
 // Shared set-up for actor tests on CAF's deterministic scheduler: a
 // simulated store, real or fake writer/registry, and helpers that inject
 // commands and capture their replies. Nothing here sleeps; time is virtual.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,8 @@
 
 #include "caf/all.hpp"
 
+#include "actors/identity.hpp"
+#include "actors/ip_limiter.hpp"
 #include "actors/registry.hpp"
 #include "actors/user.hpp"
 #include "persistence/reader.hpp"
@@ -33,8 +36,15 @@ struct world {
   std::shared_ptr<sim::simulated_database> db = std::make_shared<sim::simulated_database>();
   metrics process_metrics;
   store_health health;
-  user_context context;
+  entity_context context;
 };
+
+/// Wall time at virtual time zero (2100-01-01): the fixture's clock is this
+/// plus the deterministic scheduler's virtual time (so expiry and back-off
+/// follow advance_time, and a run replays exactly). Far in the future on
+/// purpose: the writer's expiry sweep uses the real clock, which must never
+/// find a test's rows expired.
+constexpr timestamp_us virtual_epoch_us = 4'102'444'800'000'000;
 
 /// A reply's outcome once delivered (empty until then).
 template <class T>
@@ -51,6 +61,10 @@ using charge_slot = slot<mutation_reply<charge_result>>;
 using credit_slot = slot<mutation_reply<credit_result>>;
 using balance_slot = slot<balance>;
 using ledger_slot = slot<ledger_page>;
+using challenge_slot = slot<login_challenge>;
+using grant_slot = slot<session_grant>;
+using me_slot = slot<me_view>;
+using logout_slot = slot<bool>;
 
 /// What the fake writer and fake registry were sent.
 struct recording {
@@ -58,6 +72,8 @@ struct recording {
   /// (user, activation, handled) of every idle request.
   std::vector<std::tuple<uuid, uint64_t, uint64_t>> idles;
   size_t synced = 0;
+  /// Users an identity asked the (fake) registry to open a session for.
+  std::vector<uuid> sessions_opened;
 };
 
 /// Records writes; commits nothing unless the test says so.
@@ -78,10 +94,22 @@ struct actor_fixture : world, test_coordinator_fixture<tally_test_config> {
   reader_actor spawn_reader();
   registry_actor spawn_registry(std::vector<reader_actor> readers);
   registry_actor spawn_fake_registry();
+  /// Spawns a user actor; commands sent to it with the helpers below use the
+  /// user's default session (session_of).
   user_actor spawn_user(const uuid& id, registry_actor registry, reader_actor reader);
+  identity_actor spawn_identity(const uuid& id, registry_actor registry, reader_actor reader);
+  /// `shards` per-IP limiter shards, put into the context for identities.
+  void spawn_ip_limiters(size_t shards);
 
   /// A user in the simulated store.
   uuid new_user(balance initial = {});
+
+  /// The user's default session: created in the store on first use (a
+  /// random, unknown one if the user does not exist there).
+  uuid session_of(const uuid& user);
+  caller caller_of(const uuid& user) { return caller{user, session_of(user)}; }
+  /// Virtual wall time (virtual_epoch_us + virtual time).
+  timestamp_us virtual_now() const;
 
   // -- commands (an empty key means a fresh unique one) ------------------------
 
@@ -96,6 +124,25 @@ struct actor_fixture : world, test_coordinator_fixture<tally_test_config> {
   balance_slot get_balance(const user_actor& user);
   balance_slot get_balance(const registry_actor& registry, const uuid& user);
   ledger_slot get_ledger(const registry_actor& registry, const uuid& user, ledger_query query = {});
+
+  // -- auth commands (through a registry) ------------------------------------------
+
+  challenge_slot request_link(const registry_actor& registry, const std::string& email,
+                              request_origin origin = {"req", "10.0.0.1"});
+  grant_slot verify_link(const registry_actor& registry, const std::string& token,
+                         request_origin origin = {"req", "10.0.0.1"});
+  challenge_slot request_code(const registry_actor& registry, const std::string& phone,
+                              request_origin origin = {"req", "10.0.0.1"});
+  grant_slot verify_code(const registry_actor& registry, const std::string& phone,
+                         const std::string& code, request_origin origin = {"req", "10.0.0.1"});
+  grant_slot refresh(const registry_actor& registry, const std::string& token,
+                     request_origin origin = {"req", "10.0.0.1"});
+  me_slot me(const registry_actor& registry, const caller& who);
+  logout_slot logout(const registry_actor& registry, const caller& who,
+                     request_origin origin = {"req", "10.0.0.1"});
+  balance_slot get_balance(const registry_actor& registry, const caller& who);
+  charge_slot charge(const registry_actor& registry, const caller& who, int64_t amount,
+                     std::string key = {});
 
   // -- running -------------------------------------------------------------------
 
@@ -121,11 +168,15 @@ struct actor_fixture : world, test_coordinator_fixture<tally_test_config> {
 
   std::shared_ptr<recording> seen = std::make_shared<recording>();
   std::vector<caf::actor> spawned;
+  /// Default sessions, by user; and the user behind each spawned user actor.
+  std::map<uuid, uuid> sessions;
+  std::map<caf::actor_addr, uuid> user_of_actor;
   std::vector<registry_actor> registries;
   size_t next_key = 0;
 
 private:
   std::string key_or_fresh(std::string key);
+  uuid session_of(const user_actor& user);
 };
 
 /// The value of a delivered, successful outcome (fails the test otherwise).

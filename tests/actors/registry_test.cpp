@@ -72,13 +72,15 @@ TEST_CASE_METHOD(registry_fixture, "charges of one user in one batch make one ba
   CHECK(ok_value(charges.back()).result.available == 90);
 }
 
-TEST_CASE_METHOD(registry_fixture, "an unknown user gets USER_NOT_FOUND and is not kept") {
+TEST_CASE_METHOD(registry_fixture, "an unknown user is not kept: no live session, USER_NOT_FOUND for admins") {
   auto nobody = random_uuid();
   auto bal = get_balance(registry, nobody);
   auto charged = charge(registry, nobody, 1);
+  auto granted = credit(registry, nobody, 1);
   run_jobs();
-  CHECK(error_of(bal) == error_code::user_not_found);
-  CHECK(error_of(charged) == error_code::user_not_found);
+  CHECK(error_of(bal) == error_code::session_revoked);
+  CHECK(error_of(charged) == error_code::session_revoked);
+  CHECK(error_of(granted) == error_code::user_not_found);
   CHECK(active_users() == 0);
 }
 

@@ -207,13 +207,17 @@ TEST_CASE_METHOD(user_fixture, "a failed write fails every waiting reply and ret
   CHECK(std::get<2>(seen->idles.back()) == 3);
 }
 
-TEST_CASE_METHOD(user_fixture, "an unknown user answers USER_NOT_FOUND") {
+TEST_CASE_METHOD(user_fixture, "an unknown user answers USER_NOT_FOUND, and has no live session") {
   auto user = spawn_user(random_uuid(), registry, reader);
   auto balance_reply = get_balance(user);
   auto charged = charge(user, 1);
+  auto granted = credit(user, 1);
   run_jobs();
-  CHECK(error_of(balance_reply) == error_code::user_not_found);
-  CHECK(error_of(charged) == error_code::user_not_found);
+  // A verified access token naming a user that does not exist: its session
+  // cannot be live either (401), while the admin route says 404.
+  CHECK(error_of(balance_reply) == error_code::session_revoked);
+  CHECK(error_of(charged) == error_code::session_revoked);
+  CHECK(error_of(granted) == error_code::user_not_found);
   CHECK(seen->writes.empty());
 }
 

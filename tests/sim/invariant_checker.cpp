@@ -94,6 +94,13 @@ void invariant_checker::on_commit(const write_batch& batch) {
   std::map<std::pair<uuid, std::string>, fresh_entry> fresh;
   std::set<uuid> users_with_entries;
 
+  // Users created by a login start with nothing; their session writes carry
+  // their (unchanged) balance, which is checked like any other.
+  for (const auto& row : batch.new_users) {
+    if (users_.count(row.id) > 0) return fail("a login created user " + short_id(row.id) + " twice");
+    add_user(row.id, balance{});
+  }
+
   for (const auto& row : batch.ledger) {
     auto* user = shadow_of(row.user_id, "a committed ledger row");
     if (!user) return;
@@ -430,7 +437,9 @@ void invariant_checker::on_ledger_reply(const uuid& user, const outcome<ledger_p
 void invariant_checker::on_unknown_user_reply(error_code code, bool ok) {
   if (violation_) return;
   if (ok) return fail("a command for an unknown user succeeded");
-  bool allowed = code == error_code::user_not_found
+  // A client's access token naming a user that does not exist: its session
+  // cannot be live either.
+  bool allowed = code == error_code::user_not_found || code == error_code::session_revoked
                  || (code == error_code::store_unavailable && rules_.store_unavailable_allowed)
                  || (code == error_code::internal && rules_.dropped_allowed);
   if (!allowed) fail("a command for an unknown user answered " + to_string(code));

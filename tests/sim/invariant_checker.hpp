@@ -76,7 +76,8 @@ public:
 
   // -- events ------------------------------------------------------------------
 
-  /// A batch the store applied (the store double's commit observer).
+  /// A batch the store applied (the store double's commit observer). Users
+  /// a login created (new_users) join the shadow with a zero balance.
   void on_commit(const write_batch& batch);
 
   /// A client sent `body` with `key` to `user`. Returns whether the key was

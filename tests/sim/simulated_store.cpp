@@ -22,6 +22,13 @@ void simulated_database::add_user(const uuid& id, balance initial) {
   user.bal = initial;
 }
 
+void simulated_database::add_user(const user_row& row, balance initial) {
+  lock guard(mutex_);
+  auto& user = users_[row.id];
+  user.row = row;
+  user.bal = initial;
+}
+
 void simulated_database::fail_next_commits(size_t count, store_fault fault) {
   lock guard(mutex_);
   fail_next_ = count;
@@ -259,6 +266,7 @@ void simulated_database::commit(const write_batch& batch) {
     if (found->second.keys.count(record.key) || !new_keys.emplace(record.user_id, record.key).second)
       fail(store_fault::permanent, "duplicate idempotency key");
   }
+  check_auth_locked(batch);
   if (sabotage_ == sabotage::forget_commits) {
     ++commits_;
     return;  // the lie: success reported, nothing stored
@@ -277,6 +285,7 @@ void simulated_database::commit(const write_batch& batch) {
     user.keys.emplace(record.key, record);
     user.key_inserted[record.key] = ++keys_inserted_;
   }
+  apply_auth_locked(batch);
   ++commits_;
   balance_writes_ += batch.balances.size();
   ledger_rows_ += batch.ledger.size();
@@ -301,6 +310,260 @@ size_t simulated_database::delete_idempotency_before(timestamp_us before) {
     }
   }
   return deleted;
+}
+
+// -- auth ------------------------------------------------------------------------------
+
+namespace {
+
+/// Rows that can no longer matter are kept this long after (store.hpp).
+constexpr timestamp_us auth_retention_us = 24LL * 3600 * 1'000'000;
+
+} // namespace
+
+bool simulated_database::user_exists_locked(const uuid& id, const write_batch* batch) const {
+  if (users_.count(id) > 0) return true;
+  if (batch != nullptr)
+    for (const auto& user : batch->new_users)
+      if (user.id == id) return true;
+  return false;
+}
+
+void simulated_database::check_auth_locked(const write_batch& batch) const {
+  std::set<uuid> new_ids;
+  std::set<std::string> new_emails;
+  std::set<std::string> new_phones;
+  for (const auto& row : batch.new_users) {
+    if (users_.count(row.id) > 0 || !new_ids.insert(row.id).second)
+      fail(store_fault::permanent, "duplicate user id");
+    for (const auto& [id, user] : users_) {
+      if (!row.email.empty() && user.row.email == row.email)
+        fail(store_fault::permanent, "duplicate user email");
+      if (!row.phone.empty() && user.row.phone == row.phone)
+        fail(store_fault::permanent, "duplicate user phone");
+    }
+    if ((!row.email.empty() && !new_emails.insert(row.email).second)
+        || (!row.phone.empty() && !new_phones.insert(row.phone).second))
+      fail(store_fault::permanent, "duplicate user email/phone in one batch");
+  }
+  for (const auto& row : batch.identities) {
+    auto found = identities_.find(row.id);
+    if (found == identities_.end()) fail(store_fault::permanent, "no such identity");
+    if (found->second.owner_epoch != row.owner_epoch)
+      fail(store_fault::fenced, "identity owner epoch moved");
+    if (!row.user_id.is_nil() && !user_exists_locked(row.user_id, &batch))
+      fail(store_fault::permanent, "identity linked to an unknown user");
+  }
+  for (const auto& row : batch.sessions)
+    if (!user_exists_locked(row.user_id, &batch))
+      fail(store_fault::permanent, "session of an unknown user");
+  std::set<std::string> new_hashes;
+  for (const auto& row : batch.refresh_tokens)
+    if (refresh_tokens_.count(row.token_hash) > 0 || !new_hashes.insert(row.token_hash).second)
+      fail(store_fault::permanent, "duplicate refresh token hash");
+}
+
+void simulated_database::apply_auth_locked(const write_batch& batch) {
+  for (const auto& row : batch.new_users) users_[row.id].row = row;
+  for (const auto& row : batch.identities) identities_[row.id] = row;
+  for (const auto& row : batch.magic_links) magic_links_[row.token_hash] = row;
+  for (const auto& row : batch.login_codes) login_codes_[row.identity_id] = row;
+  for (const auto& row : batch.sessions) sessions_[row.id] = row;
+  for (const auto& row : batch.refresh_tokens) refresh_tokens_[row.token_hash] = row;
+  outbox_.insert(outbox_.end(), batch.outbox.begin(), batch.outbox.end());
+  audit_.insert(audit_.end(), batch.audit.begin(), batch.audit.end());
+}
+
+identity_snapshot simulated_database::activate_identity(const uuid& id, identity_kind kind,
+                                                        const std::string& value,
+                                                        timestamp_us now) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  auto found = identities_.find(id);
+  if (found == identities_.end()) {
+    // The real stores would insert a row with this value; an actor that
+    // activates an unknown identity without knowing its value has a bug.
+    if (value.empty()) fail(store_fault::permanent, "unknown identity activated without a value");
+    identity_row row;
+    row.id = id;
+    row.kind = kind;
+    row.value = value;
+    row.created_at = now;
+    for (const auto& [user_id, user] : users_) {
+      const auto& held = kind == identity_kind::email ? user.row.email : user.row.phone;
+      if (held == value) row.user_id = user_id;
+    }
+    found = identities_.emplace(id, row).first;
+  }
+  ++identity_activations_;
+  ++found->second.owner_epoch;
+  identity_snapshot snapshot;
+  snapshot.identity = found->second;
+  auto code = login_codes_.find(id);
+  if (code != login_codes_.end()) snapshot.code = code->second;
+  return snapshot;
+}
+
+std::optional<magic_link_row> simulated_database::find_magic_link(const std::string& token_hash) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  ++token_reads_;
+  auto found = magic_links_.find(token_hash);
+  if (found == magic_links_.end()) return std::nullopt;
+  return found->second;
+}
+
+std::optional<session_row> simulated_database::find_session(const uuid& user, const uuid& session) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  ++session_reads_;
+  auto found = sessions_.find(session);
+  if (found == sessions_.end() || found->second.user_id != user) return std::nullopt;
+  return found->second;
+}
+
+std::optional<refresh_token_row> simulated_database::find_refresh_token(
+  const std::string& token_hash) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  ++token_reads_;
+  auto found = refresh_tokens_.find(token_hash);
+  if (found == refresh_tokens_.end()) return std::nullopt;
+  return found->second;
+}
+
+void simulated_database::create_session(const session_row& session, const refresh_token_row& token) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  if (users_.count(session.user_id) == 0) fail(store_fault::permanent, "session of an unknown user");
+  if (sessions_.count(session.id) > 0) fail(store_fault::permanent, "session id taken");
+  if (refresh_tokens_.count(token.token_hash) > 0)
+    fail(store_fault::permanent, "duplicate refresh token hash");
+  sessions_[session.id] = session;
+  refresh_tokens_[token.token_hash] = token;
+}
+
+size_t simulated_database::delete_expired_auth(timestamp_us now) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  const auto before = now - auth_retention_us;
+  size_t deleted = 0;
+  for (auto i = magic_links_.begin(); i != magic_links_.end();) {
+    if (i->second.expires_at < before) {
+      i = magic_links_.erase(i);
+      ++deleted;
+    } else {
+      ++i;
+    }
+  }
+  for (auto i = login_codes_.begin(); i != login_codes_.end();) {
+    if (i->second.expires_at < before) {
+      i = login_codes_.erase(i);
+      ++deleted;
+    } else {
+      ++i;
+    }
+  }
+  std::set<uuid> gone;
+  for (auto i = sessions_.begin(); i != sessions_.end();) {
+    const auto& row = i->second;
+    if (row.expires_at < before || (row.revoked_at != 0 && row.revoked_at < before)) {
+      gone.insert(row.id);
+      i = sessions_.erase(i);
+      ++deleted;
+    } else {
+      ++i;
+    }
+  }
+  for (auto i = refresh_tokens_.begin(); i != refresh_tokens_.end();) {
+    if (gone.count(i->second.session_id) > 0) {
+      i = refresh_tokens_.erase(i);
+      ++deleted;
+    } else {
+      ++i;
+    }
+  }
+  return deleted;
+}
+
+size_t simulated_database::user_count() const {
+  lock guard(mutex_);
+  return users_.size();
+}
+
+std::vector<user_row> simulated_database::users_with(identity_kind kind,
+                                                     const std::string& value) const {
+  lock guard(mutex_);
+  std::vector<user_row> out;
+  for (const auto& [id, user] : users_)
+    if ((kind == identity_kind::email ? user.row.email : user.row.phone) == value)
+      out.push_back(user.row);
+  return out;
+}
+
+std::optional<user_row> simulated_database::user(const uuid& id) const {
+  lock guard(mutex_);
+  auto found = users_.find(id);
+  if (found == users_.end()) return std::nullopt;
+  return found->second.row;
+}
+
+std::optional<identity_row> simulated_database::identity(const uuid& id) const {
+  lock guard(mutex_);
+  auto found = identities_.find(id);
+  if (found == identities_.end()) return std::nullopt;
+  return found->second;
+}
+
+std::optional<login_code_row> simulated_database::login_code(const uuid& identity) const {
+  lock guard(mutex_);
+  auto found = login_codes_.find(identity);
+  if (found == login_codes_.end()) return std::nullopt;
+  return found->second;
+}
+
+std::optional<magic_link_row> simulated_database::magic_link(const std::string& token_hash) const {
+  lock guard(mutex_);
+  auto found = magic_links_.find(token_hash);
+  if (found == magic_links_.end()) return std::nullopt;
+  return found->second;
+}
+
+std::optional<session_row> simulated_database::session(const uuid& id) const {
+  lock guard(mutex_);
+  auto found = sessions_.find(id);
+  if (found == sessions_.end()) return std::nullopt;
+  return found->second;
+}
+
+size_t simulated_database::refresh_token_count() const {
+  lock guard(mutex_);
+  return refresh_tokens_.size();
+}
+
+std::vector<outbox_row> simulated_database::outbox() const {
+  lock guard(mutex_);
+  return outbox_;
+}
+
+std::vector<audit_row> simulated_database::audit() const {
+  lock guard(mutex_);
+  return audit_;
+}
+
+size_t simulated_database::identity_activations() const {
+  lock guard(mutex_);
+  return identity_activations_;
+}
+
+size_t simulated_database::session_reads() const {
+  lock guard(mutex_);
+  return session_reads_;
+}
+
+size_t simulated_database::token_reads() const {
+  lock guard(mutex_);
+  return token_reads_;
 }
 
 std::function<std::unique_ptr<store>()> simulated_store_factory(std::shared_ptr<simulated_database> db) {

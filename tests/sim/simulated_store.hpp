@@ -3,7 +3,9 @@
 //
 // An in-memory `tally::store` for actor and simulation tests: the same
 // contract as the SQLite/Postgres stores (atomic batches, owner-epoch
-// fencing, unique ledger seq/id and idempotency keys, CHECK available >= 0),
+// fencing of balances and identities, unique ledger seq/id, idempotency
+// keys, user ids/emails/phones and refresh-token hashes, CHECK available >= 0,
+// upserts of magic links, codes and sessions),
 // plus failure injection, a way to inspect what was committed, and a commit
 // observer through which the simulation checks every batch. Any number
 // of simulated_store "connections" share one simulated_database; all calls
@@ -30,6 +32,8 @@ public:
 
   /// Inserts a user with the given committed balance (no ledger entries).
   void add_user(const uuid& id, balance initial = {});
+  /// Inserts a user with a profile (email/phone for identity linking).
+  void add_user(const user_row& row, balance initial = {});
 
   // -- failure injection -------------------------------------------------------
 
@@ -79,6 +83,25 @@ public:
   size_t activations() const;
   size_t sweeps() const;
 
+  // -- inspection: auth ----------------------------------------------------------
+
+  size_t user_count() const;
+  /// Users whose email (or phone) is `value`.
+  std::vector<user_row> users_with(identity_kind kind, const std::string& value) const;
+  std::optional<user_row> user(const uuid& id) const;
+  std::optional<identity_row> identity(const uuid& id) const;
+  std::optional<login_code_row> login_code(const uuid& identity) const;
+  std::optional<magic_link_row> magic_link(const std::string& token_hash) const;
+  std::optional<session_row> session(const uuid& id) const;
+  size_t refresh_token_count() const;
+  std::vector<outbox_row> outbox() const;
+  std::vector<audit_row> audit() const;
+  size_t identity_activations() const;
+  /// find_session calls (loads of a session into a user actor).
+  size_t session_reads() const;
+  /// find_magic_link and find_refresh_token calls.
+  size_t token_reads() const;
+
   // -- the store contract (called through simulated_store) -------------------
 
   void check_reachable() const;
@@ -90,6 +113,13 @@ public:
                                                      timestamp_us since) const;
   void commit(const write_batch& batch);
   size_t delete_idempotency_before(timestamp_us before);
+  identity_snapshot activate_identity(const uuid& identity, identity_kind kind,
+                                      const std::string& value, timestamp_us now);
+  std::optional<magic_link_row> find_magic_link(const std::string& token_hash);
+  std::optional<session_row> find_session(const uuid& user, const uuid& session);
+  std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash);
+  void create_session(const session_row& session, const refresh_token_row& token);
+  size_t delete_expired_auth(timestamp_us now);
 
 private:
   struct user_record {
@@ -106,6 +136,10 @@ private:
   };
 
   void check_reachable_locked() const;
+  /// Validates the auth part of a batch (throws like commit); applied later.
+  void check_auth_locked(const write_batch& batch) const;
+  void apply_auth_locked(const write_batch& batch);
+  bool user_exists_locked(const uuid& id, const write_batch* batch) const;
 
   mutable std::mutex mutex_;
   std::map<uuid, user_record> users_;
@@ -124,6 +158,17 @@ private:
   uint64_t keys_inserted_ = 0;
   sabotage sabotage_ = sabotage::none;
   commit_observer observer_;
+
+  std::map<uuid, identity_row> identities_;
+  std::map<uuid, login_code_row> login_codes_;
+  std::map<std::string, magic_link_row> magic_links_;
+  std::map<uuid, session_row> sessions_;
+  std::map<std::string, refresh_token_row> refresh_tokens_;
+  std::vector<outbox_row> outbox_;
+  std::vector<audit_row> audit_;
+  size_t identity_activations_ = 0;
+  size_t session_reads_ = 0;
+  size_t token_reads_ = 0;
 };
 
 /// One "connection" to a simulated_database.
@@ -149,6 +194,23 @@ public:
   size_t delete_idempotency_before(timestamp_us before) override {
     return db_->delete_idempotency_before(before);
   }
+  identity_snapshot activate_identity(const uuid& identity, identity_kind kind,
+                                      const std::string& value, timestamp_us now) override {
+    return db_->activate_identity(identity, kind, value, now);
+  }
+  std::optional<magic_link_row> find_magic_link(const std::string& token_hash) override {
+    return db_->find_magic_link(token_hash);
+  }
+  std::optional<session_row> find_session(const uuid& user, const uuid& session) override {
+    return db_->find_session(user, session);
+  }
+  std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override {
+    return db_->find_refresh_token(token_hash);
+  }
+  void create_session(const session_row& session, const refresh_token_row& token) override {
+    db_->create_session(session, token);
+  }
+  size_t delete_expired_auth(timestamp_us now) override { return db_->delete_expired_auth(now); }
 
 private:
   std::shared_ptr<simulated_database> db_;

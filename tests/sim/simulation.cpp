@@ -11,6 +11,7 @@
 #include "tests/actors/actor_fixture.hpp"
 
 #include "protocols/log.hpp"
+#include "tests/sim/auth_checker.hpp"
 
 namespace tally::sim {
 
@@ -44,6 +45,18 @@ constexpr uint64_t writer_stall_steps_max = 60;
 constexpr uint64_t reader_stall_steps_max = 40;
 /// Attempts (same key, same body) a final probe grant gets after healing.
 constexpr size_t probe_attempts_max = 2;
+/// Emails that can log in, in a seed with logins.
+constexpr uint64_t identities_max = 2;
+/// Percent of client commands that are auth commands, in a seed with logins.
+constexpr uint64_t auth_command_percent = 25;
+/// Refresh grace windows a seed picks from: short ones make both the grace
+/// answer and reuse detection happen within a seed's virtual time.
+constexpr int64_t refresh_grace_s_choices[] = {0, 1, 10};
+/// Limits high enough never to refuse a simulated client (limits have
+/// their own tests); a refusal here would be a bug.
+constexpr int64_t auth_limit_unreachable = 1'000'000'000;
+/// Login sessions the final (healed) auth round exercises, at most.
+constexpr size_t final_auth_sessions_max = 4;
 /// Quiet: the simulation injects thousands of expected failures, and the
 /// actors log each one (log_enabled(level) is level >= minimum, so a
 /// minimum above error silences everything).
@@ -117,9 +130,21 @@ T pick(std::mt19937_64& rng, const T (&choices)[N]) {
 
 /// One request a simulated client is waiting on.
 struct pending_op {
-  enum class kind : uint8_t { charge, credit, balance, ledger, unknown_user };
+  enum class kind : uint8_t {
+    charge, credit, balance, ledger, unknown_user,
+    link_request, verify, refresh, logout, session_read,
+  };
   kind what = kind::charge;
   size_t user = 0;
+  /// Auth commands: the identity or login session, the token presented,
+  /// and the step the command was sent at.
+  size_t identity = 0;
+  size_t session = 0;
+  std::string token;
+  size_t sent_at = 0;
+  test::challenge_slot challenge;
+  test::grant_slot grant;
+  test::logout_slot bye;
   std::string key;
   op_body body;
   /// The key was committed when this was sent: it must not run again.
@@ -140,7 +165,11 @@ struct sent_mutation {
 class simulation {
 public:
   simulation(uint64_t seed, const sim_settings& settings)
-    : rng_(seed), settings_(settings), checker_(checker_rules{}) {
+    : rng_(seed),
+      id_rng_(seed ^ 0x5eed1d5ULL),
+      settings_(settings),
+      checker_(checker_rules{}),
+      auth_checker_(checker_rules{}) {
     report_.seed = seed;
   }
 
@@ -164,22 +193,40 @@ private:
   void send_mutation(size_t user, const std::string& key, const op_body& body);
   void send_read(size_t user, bool ledger);
   void send_unknown_user();
+  void auth_command();
+  void send_link_request(size_t identity);
+  void send_verify(size_t identity, const std::string& token);
+  void send_session_command(size_t session, pending_op::kind what);
+  void collect_auth_reply(pending_op& op, bool& delivered, error_code& code);
   size_t pick_user();
   op_body new_body();
+  caller caller_of(size_t user) const { return caller{users_[user], sessions_[user]}; }
+  uuid add_session(const uuid& user);
 
   // -- checking ------------------------------------------------------------------
   void after_step();
   void collect_replies();
   bool quiesce();
   void final_probes();
-  bool failed() const { return !checker_.ok(); }
+  void final_auth_round();
+  bool failed() const { return !checker_.ok() || !auth_checker_.ok(); }
   void trace(const std::string& what) {
     if (settings_.trace) std::cout << "  step " << step_ << ": " << what << "\n";
   }
 
   std::mt19937_64 rng_;
+  /// Ids the actors create (users made by a login, sessions): their own
+  /// generator, so the client's choices do not depend on how many were made.
+  std::mt19937_64 id_rng_;
   sim_settings settings_;
   invariant_checker checker_;
+  auth_checker auth_checker_;
+  /// Logins in this seed: the emails, the magic tokens each was sent, and
+  /// every refresh token each login session was handed.
+  bool auth_ = false;
+  std::vector<std::string> emails_;
+  std::vector<std::vector<std::string>> tokens_;
+  std::vector<std::vector<std::string>> session_tokens_;
   seed_report report_;
   trace_hasher hash_;
   size_t step_ = 0;
@@ -188,7 +235,10 @@ private:
   fault_profile profile_ = fault_profile::mixed;
   ack_mode ack_ = ack_mode::commit;
   std::vector<uuid> users_;
-  uuid unknown_user_{};
+  /// Each user's session (in the store from the start): every command of a
+  /// client names it, as a verified access token would.
+  std::vector<uuid> sessions_;
+  caller unknown_caller_{};
   writer_actor writer_;
   registry_actor registry_;
   caf::resumable* writer_job_ = nullptr;
@@ -220,6 +270,7 @@ void simulation::build_world() {
   rules.dropped_allowed = profile_ == fault_profile::mixed;
   rules.acknowledged_loss_allowed = ack_ == ack_mode::memory && profile_ == fault_profile::mixed;
   checker_ = invariant_checker{rules};
+  auth_checker_ = auth_checker{rules};
   client_weight_ = pick(rng_, client_weight_choices);
   fault_weight_ = pick(rng_, fault_weight_choices);
 
@@ -242,6 +293,21 @@ void simulation::build_world() {
   context.pending_replies_max = pick(rng_, pending_choices);
   context.idempotency_cached_max = pick(rng_, cached_choices);
   fx_->health.backlog_records_max = pick(rng_, backlog_choices);
+  auth_ = rng_() % 2 == 0;
+  context.new_id = [this] { return seeded_uuid(id_rng_); };
+  if (auth_) {
+    auto& auth = context.auth;
+    auth.dev = true;  // the simulated client reads its token from the challenge
+    auth.magic_link_per_email = rate_limit{auth_limit_unreachable, std::chrono::minutes(1)};
+    auth.refresh_per_session = rate_limit{auth_limit_unreachable, std::chrono::minutes(1)};
+    auth.refresh_grace = std::chrono::seconds(pick(rng_, refresh_grace_s_choices));
+    auto identity_count = 1 + rng_() % identities_max;
+    for (size_t i = 0; i < identity_count; ++i) {
+      emails_.push_back("login" + std::to_string(i) + "@sim.test");
+      tokens_.emplace_back();
+      auth_checker_.add_identity(emails_.back());
+    }
+  }
 
   writer_settings writing;
   writing.batch_records_max = pick(rng_, batch_choices);
@@ -267,8 +333,9 @@ void simulation::build_world() {
     db.add_user(id, initial);
     checker_.add_user(id, initial);
     users_.push_back(id);
+    sessions_.push_back(add_session(id));
   }
-  unknown_user_ = seeded_uuid(rng_);
+  unknown_caller_ = caller{seeded_uuid(rng_), seeded_uuid(rng_)};
 
   report_.world = std::string(profile_ == fault_profile::mixed ? "mixed" : "transient-only")
                   + " faults, ack=" + (ack_ == ack_mode::commit ? "commit" : "memory") + ", "
@@ -282,7 +349,24 @@ void simulation::build_world() {
                   + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      passivate_after_).count())
                   + " ms, client weight " + std::to_string(client_weight_) + ", fault weight "
-                  + std::to_string(fault_weight_);
+                  + std::to_string(fault_weight_)
+                  + (auth_ ? ", logins for " + std::to_string(emails_.size())
+                               + " emails, refresh grace "
+                               + std::to_string(context.auth.refresh_grace.count()) + " s"
+                           : std::string{});
+}
+
+uuid simulation::add_session(const uuid& user) {
+  session_row session;
+  session.id = seeded_uuid(rng_);
+  session.user_id = user;
+  session.refresh_hash = "refresh-" + tally::to_string(session.id);
+  session.created_at = fx_->virtual_now();
+  // Far beyond any seed's virtual time: sessions never expire here.
+  session.expires_at = session.created_at + micros(std::chrono::hours(24 * 365));
+  fx_->db->create_session(
+    session, refresh_token_row{session.refresh_hash, session.id, user, session.created_at});
+  return session.id;
 }
 
 // -- steps -------------------------------------------------------------------------
@@ -359,6 +443,10 @@ void simulation::client_burst() {
 }
 
 void simulation::client_command() {
+  if (auth_ && rng_() % 100 < auth_command_percent) {
+    auth_command();
+    return;
+  }
   auto roll = rng_() % 100;
   if (roll < 2) {
     send_unknown_user();
@@ -399,7 +487,7 @@ void simulation::send_mutation(size_t user, const std::string& key, const op_bod
     op.what = pending_op::kind::charge;
     auto [done, slot] = test::capture<mutation_reply<charge_result>>();
     op.charged = slot;
-    caf::anon_send(registry_, charge_atom_v, users_[user],
+    caf::anon_send(registry_, charge_atom_v, caller_of(user),
                    charge_command{body.amount, body.tag, std::move(idem)}, std::move(done));
   } else {
     op.what = pending_op::kind::credit;
@@ -424,12 +512,12 @@ void simulation::send_read(size_t user, bool ledger) {
     op.page = slot;
     ledger_query query;
     query.limit = 5;
-    caf::anon_send(registry_, ledger_atom_v, users_[user], query, std::move(done));
+    caf::anon_send(registry_, ledger_atom_v, caller_of(user), query, std::move(done));
   } else {
     op.what = pending_op::kind::balance;
     auto [done, slot] = test::capture<balance>();
     op.read = slot;
-    caf::anon_send(registry_, balance_atom_v, users_[user], std::move(done));
+    caf::anon_send(registry_, balance_atom_v, caller_of(user), std::move(done));
   }
   hash_.add(3);
   hash_.add(user);
@@ -445,11 +533,134 @@ void simulation::send_unknown_user() {
   op.body = op_body{op_kind::charge, 1, "nobody"};
   auto [done, slot] = test::capture<mutation_reply<charge_result>>();
   op.charged = slot;
-  caf::anon_send(registry_, charge_atom_v, unknown_user_,
+  caf::anon_send(registry_, charge_atom_v, unknown_caller_,
                  charge_command{1, "nobody", {op.key, op.body.digest()}}, std::move(done));
   hash_.add(4);
   trace("charge an unknown user");
   outstanding_.push_back(std::move(op));
+}
+
+void simulation::auth_command() {
+  auto identity = rng_() % emails_.size();
+  const auto& tokens = tokens_[identity];
+  auto sessions = auth_checker_.session_count();
+  auto roll = rng_() % 100;
+  if (tokens.empty() || (sessions == 0 && roll < 50) || (sessions > 0 && roll < 15)) {
+    send_link_request(identity);
+  } else if (sessions == 0 || roll < 40) {
+    // Mostly the newest token; sometimes any token the identity was sent:
+    // used, or one a concurrent verify is using right now.
+    send_verify(identity, rng_() % 3 != 0 ? tokens.back() : tokens[rng_() % tokens.size()]);
+  } else if (roll < 60) {
+    send_session_command(rng_() % sessions, pending_op::kind::refresh);
+  } else if (roll < 70) {
+    send_session_command(rng_() % sessions, pending_op::kind::logout);
+  } else {
+    send_session_command(rng_() % sessions, pending_op::kind::session_read);
+  }
+}
+
+void simulation::send_link_request(size_t identity) {
+  pending_op op;
+  op.what = pending_op::kind::link_request;
+  op.identity = identity;
+  op.sent_at = step_;
+  op.challenge = fx_->request_link(registry_, emails_[identity]);
+  hash_.add(8);
+  hash_.add(identity);
+  trace("request a magic link for " + emails_[identity]);
+  outstanding_.push_back(std::move(op));
+}
+
+void simulation::send_verify(size_t identity, const std::string& token) {
+  pending_op op;
+  op.what = pending_op::kind::verify;
+  op.identity = identity;
+  op.token = token;
+  op.sent_at = step_;
+  op.grant = fx_->verify_link(registry_, token);
+  hash_.add(9);
+  hash_.add(identity);
+  trace("verify a magic link of " + emails_[identity]);
+  outstanding_.push_back(std::move(op));
+}
+
+void simulation::send_session_command(size_t session, pending_op::kind what) {
+  pending_op op;
+  op.what = what;
+  op.session = session;
+  op.sent_at = step_;
+  caller who{auth_checker_.user_of(session), auth_checker_.id_of(session)};
+  switch (what) {
+    case pending_op::kind::refresh: {
+      // Mostly the newest token, sometimes an older one (a client that lost
+      // a response, or a thief).
+      const auto& tokens = session_tokens_[session];
+      op.token = rng_() % 3 != 0 ? tokens.back() : tokens[rng_() % tokens.size()];
+      op.grant = fx_->refresh(registry_, op.token);
+      trace("refresh session " + std::to_string(session));
+      break;
+    }
+    case pending_op::kind::logout:
+      op.bye = fx_->logout(registry_, who);
+      trace("log out session " + std::to_string(session));
+      break;
+    default:
+      op.read = fx_->get_balance(registry_, who);
+      trace("balance with session " + std::to_string(session));
+      break;
+  }
+  auth_checker_.on_sent(session, what != pending_op::kind::session_read);
+  hash_.add(10);
+  hash_.add(static_cast<uint64_t>(what));
+  hash_.add(session);
+  outstanding_.push_back(std::move(op));
+}
+
+void simulation::collect_auth_reply(pending_op& op, bool& delivered, error_code& code) {
+  auto& db = *fx_->db;
+  auto code_of = [](const auto& answer) { return answer.ok() ? error_code::none : answer.error().code; };
+  switch (op.what) {
+    case pending_op::kind::link_request:
+      if ((delivered = op.challenge->has_value())) {
+        const auto& answer = **op.challenge;
+        code = code_of(answer);
+        auth_checker_.on_challenge_reply(answer);
+        if (answer.ok()) tokens_[op.identity].push_back(answer.value().debug_secret);
+      }
+      break;
+    case pending_op::kind::verify:
+      if ((delivered = op.grant->has_value())) {
+        const auto& answer = **op.grant;
+        code = code_of(answer);
+        if (auth_checker_.on_verify_reply(db, op.identity, op.token, answer))
+          session_tokens_.push_back({answer.value().refresh_token});
+      }
+      break;
+    case pending_op::kind::refresh:
+      if ((delivered = op.grant->has_value())) {
+        const auto& answer = **op.grant;
+        code = code_of(answer);
+        auth_checker_.on_refresh_reply(db, op.session, op.sent_at, step_, answer);
+        if (answer.ok()) session_tokens_[op.session].push_back(answer.value().refresh_token);
+      }
+      break;
+    case pending_op::kind::logout:
+      if ((delivered = op.bye->has_value())) {
+        const auto& answer = **op.bye;
+        code = code_of(answer);
+        auth_checker_.on_logout_reply(db, op.session, op.sent_at, step_, answer);
+      }
+      break;
+    case pending_op::kind::session_read:
+      if ((delivered = op.read->has_value())) {
+        const auto& answer = **op.read;
+        code = code_of(answer);
+        auth_checker_.on_session_read_reply(op.session, op.sent_at, answer);
+      }
+      break;
+    default: break;
+  }
 }
 
 void simulation::advance_time() {
@@ -601,13 +812,19 @@ void simulation::collect_replies() {
           checker_.on_unknown_user_reply(code, answer.ok());
         }
         break;
+      default:
+        collect_auth_reply(op, delivered, code);
+        break;
     }
     if (delivered) {
       hash_.add(7);
       hash_.add(static_cast<uint64_t>(code));
       if (settings_.trace)
         trace("reply to "
-              + (op.key.empty() ? std::string("read") : op.body.digest() + " key " + op.key) + ": "
+              + (op.what >= pending_op::kind::link_request
+                   ? "auth command " + std::to_string(static_cast<int>(op.what))
+                   : op.key.empty() ? std::string("read") : op.body.digest() + " key " + op.key)
+              + ": "
               + (code == error_code::none ? std::string("ok") : tally::to_string(code)));
     } else {
       if (kept != i) outstanding_[kept] = std::move(op);
@@ -679,6 +896,42 @@ void simulation::final_probes() {
     }
   }
   checker_.final_checks(*fx_->db, fx_->health.backlog_records.load());
+  auth_checker_.final_checks(*fx_->db);
+  if (failed() && report_.failed_step == 0) report_.failed_step = step_;
+}
+
+void simulation::final_auth_round() {
+  // Healed and quiet: each of a few login sessions is refreshed, read,
+  // then (by the seed's dice) presented an old token after the grace
+  // window and/or logged out, and read again. The auth checker judges every
+  // answer; revocations acknowledged here must hold for the read after them.
+  auto sessions = std::min(auth_checker_.session_count(), final_auth_sessions_max);
+  for (size_t session = 0; session < sessions && !failed(); ++session) {
+    send_session_command(session, pending_op::kind::refresh);
+    if (!quiesce()) return;
+    send_session_command(session, pending_op::kind::session_read);
+    if (!quiesce()) return;
+    if (session_tokens_[session].size() > 1 && rng_() % 2 == 0) {
+      fx_->sched.advance_time(fx_->context.auth.refresh_grace + std::chrono::seconds(1));
+      pending_op op;
+      op.what = pending_op::kind::refresh;
+      op.session = session;
+      op.sent_at = step_;
+      op.token = session_tokens_[session].front();
+      op.grant = fx_->refresh(registry_, op.token);
+      auth_checker_.on_sent(session, true);
+      trace("refresh session " + std::to_string(session) + " with its first token");
+      outstanding_.push_back(std::move(op));
+      if (!quiesce()) return;
+    }
+    if (rng_() % 2 == 0) {
+      send_session_command(session, pending_op::kind::logout);
+      if (!quiesce()) return;
+    }
+    send_session_command(session, pending_op::kind::session_read);
+    if (!quiesce()) return;
+  }
+  auth_checker_.final_checks(*fx_->db);
   if (failed() && report_.failed_step == 0) report_.failed_step = step_;
 }
 
@@ -694,16 +947,19 @@ seed_report simulation::run() {
       heal();
       trace("heal: store reachable, failures cleared, stalls over");
       if (quiesce()) final_probes();
+      if (!failed() && auth_) final_auth_round();
     }
   } catch (const std::exception& e) {
     report_.failed_step = step_;
     report_.violation = std::string("exception: ") + e.what();
   }
-  if (failed()) report_.violation = *checker_.violation();
+  if (failed())
+    report_.violation = checker_.ok() ? *auth_checker_.violation() : *checker_.violation();
   report_.passed = report_.violation.empty();
   report_.steps = step_;
   report_.trace_hash = hash_.value;
   report_.counters = checker_.stats();
+  report_.auth_counters = auth_checker_.stats();
   if (fx_) {
     report_.commits = fx_->db->commits();
     report_.activations = fx_->db->activations();

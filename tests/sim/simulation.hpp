@@ -6,7 +6,9 @@
 // A std::mt19937_64 seeded with the seed decides everything: the world
 // (users, limits, ack mode, fault profile), what the simulated clients send
 // (charges, admin grants and debits, retries with the same key and body,
-// reuse with another body, reads), which pending actor runs next, when
+// reuse with another body, reads; in half the seeds also magic-link logins,
+// refreshes with current and old tokens, logouts and reads with the login
+// sessions, checked by auth_checker), which pending actor runs next, when
 // virtual time moves, and which faults strike (failed commits, outages,
 // fencing, killed user actors, stalled writer or readers, passivation).
 // After every step the invariant_checker runs; the first violation ends the
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <string>
 
+#include "tests/sim/auth_checker.hpp"
 #include "tests/sim/invariant_checker.hpp"
 #include "tests/sim/simulated_store.hpp"
 
@@ -55,6 +58,7 @@ struct seed_report {
   /// One line: profile, ack mode, users, limits.
   std::string world;
   invariant_checker::counters counters;
+  auth_checker::counters auth_counters;
   /// Faults injected, by kind (fault_kind_names), and kills done.
   std::array<size_t, fault_kind_count> faults_by_kind{};
   size_t kills = 0;

@@ -48,6 +48,7 @@ struct totals {
   size_t commits = 0;
   size_t activations = 0;
   size_t lost_acks = 0;
+  auth_checker::counters auth;
   std::array<size_t, fault_kind_count> faults_by_kind{};
 
   void add(const seed_report& report) {
@@ -62,6 +63,11 @@ struct totals {
     unavailable += report.counters.unavailable;
     dropped += report.counters.dropped;
     lost_acks += report.counters.lost_acks;
+    auth.logins += report.auth_counters.logins;
+    auth.refreshes += report.auth_counters.refreshes;
+    auth.logouts += report.auth_counters.logouts;
+    auth.reuses += report.auth_counters.reuses;
+    auth.refused_revoked += report.auth_counters.refused_revoked;
     kills += report.kills;
     faults += report.faults;
     commits += report.commits;
@@ -106,7 +112,9 @@ TEST_CASE("every seed holds every invariant", "[sim]") {
             << " failed\n  faults:";
   for (size_t i = 0; i < fault_kind_count; ++i)
     std::cout << (i == 0 ? " " : ", ") << sum.faults_by_kind[i] << " " << fault_kind_names[i];
-  std::cout << "\n";
+  std::cout << "\n  auth: " << sum.auth.logins << " logins, " << sum.auth.refreshes
+            << " refreshes, " << sum.auth.logouts << " logouts, " << sum.auth.reuses
+            << " reuses detected, " << sum.auth.refused_revoked << " refused as revoked\n";
   // Failures by kind (ids and numbers masked), each with its first seed: a
   // soak shows at a glance whether more than one bug is behind them.
   std::map<std::string, std::pair<size_t, uint64_t>> kinds;

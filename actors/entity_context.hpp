@@ -1,0 +1,53 @@
+#pragma once
+// What every entity actor of a runtime (users and identities) shares: the
+// writer, the pipeline's health, limits, the auth settings and the clock.
+// Owned by the runtime (or a test fixture) and outliving every actor.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "caf/timespan.hpp"
+
+#include "actors/runtime.hpp"
+#include "protocols/auth.hpp"
+#include "protocols/caf_types.hpp"
+#include "protocols/credits.hpp"
+#include "protocols/store_health.hpp"
+
+namespace tally {
+
+/// Wall-clock time for auth decisions (expiry, back-off, limits): now_us()
+/// in production, the virtual clock under the deterministic test scheduler.
+using wall_clock = std::function<timestamp_us()>;
+
+struct entity_context {
+  ack_mode ack = ack_mode::commit;
+  /// An entity with no command for this long is asked whether it is idle.
+  caf::timespan passivate_after{std::chrono::minutes(10)};
+  /// Uncommitted writes (and so waiting replies) per entity before 503 OVERLOADED.
+  size_t pending_replies_max = 1024;
+  /// Committed idempotency keys kept in memory per user.
+  size_t idempotency_cached_max = 4096;
+  /// Keys older than this are expired (API.md: kept >= 24 h).
+  std::chrono::microseconds idempotency_retention{std::chrono::hours(24)};
+  writer_actor writer;
+  store_health* health = nullptr;
+  /// Login, session and rate-limit settings.
+  auth_config auth;
+  /// The per-client-IP limiter shards (auth.ip_limiter_shards of them).
+  std::vector<ip_limiter_actor> ip_limiters;
+  wall_clock clock = now_us;
+  /// Ids of users created by a login and of sessions: random_uuid() in
+  /// production; the simulation draws them from its seed, so that a seed
+  /// replays exactly (registry maps are ordered by id).
+  std::function<uuid()> new_id = random_uuid;
+};
+
+/// Microseconds of a duration, for timestamp arithmetic.
+template <class Rep, class Period>
+constexpr int64_t micros(std::chrono::duration<Rep, Period> d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+} // namespace tally

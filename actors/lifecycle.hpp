@@ -1,0 +1,79 @@
+#pragma once
+// The entity's side of the lifecycle handshake with the registry, shared by
+// user and identity actors (the registry's side: actors/entity_table.hpp,
+// diagram in actors/registry.hpp).
+//
+// An entity's state provides: id, activation, handled (registry messages
+// handled), registry, and three predicates:
+//   retiring()        it answers every command with an error until retired;
+//   idle_now()        active with nothing pending: it may be passivated;
+//   can_retire_now()  no store answer can still come back to it.
+#include <cstdint>
+#include <utility>
+
+#include "caf/send.hpp"
+
+#include "protocols/caf_types.hpp"
+
+namespace tally {
+
+/// Fills the fields every entity state shares, at spawn.
+template <class State, class Context>
+void init_entity_state(State& st, const uuid& id, uint64_t activation, registry_actor registry,
+                       reader_actor reader, const Context* context) {
+  st.id = id;
+  st.activation = activation;
+  st.context = context;
+  st.registry = std::move(registry);
+  st.reader = std::move(reader);
+}
+
+/// Offers to go: the registry accepts if it forwarded exactly `handled`.
+template <class Self>
+void offer_idle(Self self) {
+  auto& st = self->state;
+  self->send(st.registry, idle_atom_v, st.id, st.activation, st.handled);
+}
+
+/// Retirement handshake: only when no lookup can still come back.
+template <class Self>
+void ask_retirement(Self self) {
+  if (self->state.can_retire_now()) offer_idle(self);
+}
+
+/// Counts a message the registry forwarded.
+template <class Self>
+void begin_registry_message(Self self) {
+  ++self->state.handled;
+}
+
+/// A retiring entity repeats its request after every registry message: the
+/// registry accepts once nothing it forwarded is still in transit.
+template <class Self>
+void end_registry_message(Self self) {
+  if (self->state.retiring()) ask_retirement(self);
+}
+
+/// The registry's sweep found it without commands for passivate_after.
+/// Busy (uncommitted writes, a lookup in flight): it stays and the registry
+/// asks again on a later sweep. Otherwise it offers to go; the registry
+/// declines if a command is still on its way here.
+template <class Self>
+void answer_idle_query(Self self) {
+  auto& st = self->state;
+  if (st.retiring())
+    ask_retirement(self);
+  else if (st.idle_now())
+    offer_idle(self);
+}
+
+/// drain: everything the registry forwarded before this sync is handled.
+template <class Self>
+void answer_sync(Self self) {
+  begin_registry_message(self);
+  auto& st = self->state;
+  self->send(st.registry, synced_atom_v, st.id, st.activation);
+  end_registry_message(self);
+}
+
+} // namespace tally
