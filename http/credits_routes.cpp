@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "http/gateway_call.hpp"
 #include "http/idempotency_key.hpp"
 #include "http/json_body.hpp"
 #include "protocols/json_text.hpp"
@@ -15,21 +16,6 @@
 namespace tally {
 
 namespace {
-
-/// What a reply that never arrives (dropped message, dead actor) becomes:
-/// the outcome is unknown, so the client is told to retry (with its key).
-failure dropped_reply() {
-  return {error_code::store_unavailable, "The request was not completed; retry it", 0};
-}
-
-/// /me routes: the token's user does not exist -> the token is no good.
-void answer_me_failure(request_context& ctx, const failure& why) {
-  if (why.code == error_code::user_not_found) {
-    ctx.answer_problem(problem_code::unauthenticated, "The token's user does not exist");
-    return;
-  }
-  ctx.answer_failure(why);
-}
 
 std::string render_balance(const balance& value) {
   std::string out;
@@ -118,26 +104,6 @@ std::optional<int> parse_limit(const std::string& text) {
   return value;
 }
 
-/// Calls the gateway with a reply that renders through `on_reply`. `done`
-/// outlives an exception thrown by the call itself, so that exception's 500
-/// is the answer, not the 503 the undelivered reply would give.
-template <class T, class Call, class OnReply>
-void ask_gateway(const std::shared_ptr<request_context>& context, Call&& call,
-                 OnReply&& on_reply) {
-  reply<T> done(
-    [context, on_reply = std::forward<OnReply>(on_reply)](outcome<T> result) {
-      context->guarded([&] { on_reply(std::move(result)); });
-    },
-    dropped_reply());
-  try {
-    call(done);
-  } catch (const std::exception& e) {
-    context->answer_exception(e.what());
-  } catch (...) {
-    context->answer_exception("unknown exception");
-  }
-}
-
 } // namespace
 
 void get_balance(const std::shared_ptr<request_context>& context) {
@@ -145,7 +111,7 @@ void get_balance(const std::shared_ptr<request_context>& context) {
   ask_gateway<balance>(
     context, [&](reply<balance> done) { ctx.handler.gate().get_balance(*ctx.caller, std::move(done)); },
     [context](outcome<balance> result) {
-      if (!result) return answer_me_failure(*context, result.error());
+      if (!result) return answer_caller_failure(*context, result.error());
       context->answer_json(http::status::ok, render_balance(result.value()));
     });
 }
@@ -186,7 +152,7 @@ void list_ledger(const std::shared_ptr<request_context>& context) {
     context,
     [&](reply<ledger_page> done) { ctx.handler.gate().get_ledger(*ctx.caller, query, std::move(done)); },
     [context](outcome<ledger_page> result) {
-      if (!result) return answer_me_failure(*context, result.error());
+      if (!result) return answer_caller_failure(*context, result.error());
       context->answer_json(http::status::ok, render_ledger(result.value()));
     });
 }
@@ -213,7 +179,7 @@ void create_charge(const std::shared_ptr<request_context>& context) {
       ctx.handler.gate().charge(*ctx.caller, std::move(command), std::move(done));
     },
     [context](outcome<answer_type> result) {
-      if (!result) return answer_me_failure(*context, result.error());
+      if (!result) return answer_caller_failure(*context, result.error());
       const auto& done = result.value();
       context->answer_json(http::status::created, render_charge(done.result), done.replayed);
     });

@@ -48,6 +48,11 @@ struct http_config {
 
   /// Seconds suggested in Retry-After for 503 responses.
   int retry_after_s = 1;
+
+  /// Take the client IP (rate limits, audit log) from the first
+  /// X-Forwarded-For entry instead of the socket. Only behind a proxy that
+  /// sets the header itself: otherwise any client picks its own IP.
+  bool trust_forwarded_for = false;
 };
 
 } // namespace tally

@@ -7,7 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "http/base64url.hpp"
+#include "protocols/base64url.hpp"
 #include "protocols/json_text.hpp"
 
 namespace tally {
@@ -182,6 +182,12 @@ std::optional<access_claims> jwt_verifier::verify_uncached(std::string_view toke
     claims.jti = jti->get<std::string>();
   }
   return claims;
+}
+
+std::optional<caller> caller_of(const access_claims& claims) {
+  auto session = parse_uuid(claims.session_id);
+  if (!session) return std::nullopt;
+  return caller{claims.user, *session};
 }
 
 std::string sign_access_token(const access_claims& claims, const http_config& config,

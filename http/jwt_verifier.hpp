@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "http/http_config.hpp"
+#include "protocols/auth.hpp"
 #include "protocols/uuid.hpp"
 
 namespace tally {
@@ -62,6 +63,11 @@ private:
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, access_claims> cache_;
 };
+
+/// The caller a verified token names: its user and its session. nullopt
+/// when `sid` is absent or not a UUID (tokens of every login carry one; the
+/// user actor checks on every call that the session is still live).
+std::optional<caller> caller_of(const access_claims& claims);
 
 /// An HS256 access token for `claims.user` / `claims.session_id`, issued now
 /// and expiring after `ttl`; `claims.jti` is used when set, else a random

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "http/base64url.hpp"
+#include "protocols/base64url.hpp"
 
 namespace tally {
 

@@ -19,6 +19,16 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
   {400, "INVALID_IDEMPOTENCY_KEY", "/problems/invalid-idempotency-key",
    "The Idempotency-Key must be 1-255 printable characters", false},
   {401, "UNAUTHENTICATED", "/problems/unauthenticated", "Authentication is required", false},
+  {401, "INVALID_TOKEN", "/problems/invalid-token", "The token is invalid or already used", false},
+  {401, "TOKEN_EXPIRED", "/problems/token-expired", "The token has expired", false},
+  {401, "INVALID_CODE", "/problems/invalid-code", "The code is wrong", false},
+  {401, "CODE_LOCKED", "/problems/code-locked",
+   "Too many wrong attempts; request a new code", false},
+  {401, "CODE_EXPIRED", "/problems/code-expired", "The code has expired", false},
+  {401, "REFRESH_TOKEN_REUSED", "/problems/refresh-token-reused",
+   "The refresh token was already used; the session is revoked", false},
+  {401, "SESSION_REVOKED", "/problems/session-revoked",
+   "The session is revoked or expired; log in again", false},
   {402, "INSUFFICIENT_CREDITS", "/problems/insufficient-credits", "Not enough available credits",
    false},
   {404, "NOT_FOUND", "/problems/not-found", "No such resource", false},
@@ -33,6 +43,7 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
   {422, "VALIDATION_FAILED", "/problems/validation-failed", "Some fields are invalid", false},
   {422, "IDEMPOTENCY_KEY_REUSED", "/problems/idempotency-key-reused",
    "This Idempotency-Key was used with a different request", false},
+  {429, "RATE_LIMITED", "/problems/rate-limited", "Too many requests; retry later", true},
   {431, "HEADERS_TOO_LARGE", "/problems/headers-too-large", "The request headers are too large",
    false},
   {500, "INTERNAL", "/problems/internal", "Internal error", false},
@@ -64,6 +75,15 @@ problem_code problem_for(error_code code) {
     // "none" as a failure is a bug on the other side: still never a 2xx.
     case error_code::none: return problem_code::internal;
     case error_code::internal: return problem_code::internal;
+    case error_code::unauthenticated: return problem_code::unauthenticated;
+    case error_code::invalid_token: return problem_code::invalid_token;
+    case error_code::token_expired: return problem_code::token_expired;
+    case error_code::invalid_code: return problem_code::invalid_code;
+    case error_code::code_locked: return problem_code::code_locked;
+    case error_code::code_expired: return problem_code::code_expired;
+    case error_code::refresh_token_reused: return problem_code::refresh_token_reused;
+    case error_code::session_revoked: return problem_code::session_revoked;
+    case error_code::rate_limited: return problem_code::rate_limited;
   }
   return problem_code::internal;
 }

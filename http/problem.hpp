@@ -27,6 +27,20 @@ enum class problem_code : uint8_t {
   invalid_idempotency_key,
   /// 401: missing, invalid or expired credentials.
   unauthenticated,
+  /// 401: a magic-link or refresh token that is empty, unknown, malformed or used.
+  invalid_token,
+  /// 401: a magic-link token past its lifetime.
+  token_expired,
+  /// 401: a wrong phone code.
+  invalid_code,
+  /// 401: the phone code was burnt by too many failures; request a new one.
+  code_locked,
+  /// 401: the phone code is past its lifetime.
+  code_expired,
+  /// 401: a rotated-out refresh token after the grace window; the session is revoked.
+  refresh_token_reused,
+  /// 401: the session is revoked, expired or unknown.
+  session_revoked,
   /// 402: not enough available credits.
   insufficient_credits,
   /// 404: no route for this path.
@@ -45,6 +59,8 @@ enum class problem_code : uint8_t {
   validation_failed,
   /// 422: the same Idempotency-Key with another request.
   idempotency_key_reused,
+  /// 429: a rate limit or a code back-off; retry after Retry-After.
+  rate_limited,
   /// 431: request line and headers exceed header_bytes_max.
   headers_too_large,
   /// 500: an unexpected fault; details only in the log.
@@ -71,6 +87,8 @@ const problem_info& describe(problem_code code);
 
 /// The problem a domain error becomes. error_code::user_not_found maps to
 /// USER_NOT_FOUND (404); /me routes turn it into UNAUTHENTICATED themselves.
+/// The auth errors keep their own names (API.md "Auth"), all 401 but
+/// rate_limited (429).
 problem_code problem_for(error_code code);
 
 /// One bad field of a 422.

@@ -9,8 +9,18 @@ namespace {
 
 constexpr std::string_view problem_content_type = "application/problem+json";
 constexpr std::string_view json_content_type = "application/json";
-/// RFC 6750 challenge; API.md asks for error="invalid_token" on every 401.
+/// RFC 6750 challenge; API.md asks for error="invalid_token" on every 401
+/// of a bearer-authenticated endpoint.
 constexpr std::string_view bearer_challenge = "Bearer error=\"invalid_token\"";
+
+/// Whether a 401 answers a bearer token (RFC 6750 §3 challenge). A 401 from
+/// /v1/auth/refresh or a login verify judges a token sent in the body:
+/// no Authorization scheme to challenge.
+bool is_bearer_challenge(problem_code code, const route_match& match) {
+  if (describe(code).status != 401) return false;
+  if (code == problem_code::unauthenticated) return true;
+  return match.target && match.target->auth != auth_kind::none;
+}
 
 } // namespace
 
@@ -38,14 +48,18 @@ void request_context::answer_json(http::status status, std::string body, bool re
   answer(std::move(response));
 }
 
+void request_context::answer_empty(http::status status) {
+  http_response response{status, 11};
+  answer(std::move(response));
+}
+
 void request_context::answer_problem(problem_code code, std::string_view detail,
                                      const std::vector<field_error>& errors, int retry_after_s) {
   if (answered()) return;
   const auto& info = describe(code);
   http_response response{static_cast<http::status>(info.status), 11};
   response.set(http::field::content_type, problem_content_type);
-  if (code == problem_code::unauthenticated)
-    response.set(http::field::www_authenticate, bearer_challenge);
+  if (is_bearer_challenge(code, match)) response.set(http::field::www_authenticate, bearer_challenge);
   if (info.retry_after) {
     int seconds = retry_after_s > 0 ? retry_after_s : handler.config().retry_after_s;
     response.set(http::field::retry_after, std::to_string(seconds < 1 ? 1 : seconds));

@@ -19,6 +19,7 @@
 
 #include "http/problem.hpp"
 #include "http/router.hpp"
+#include "protocols/auth.hpp"
 #include "protocols/outcome.hpp"
 #include "protocols/uuid.hpp"
 
@@ -51,8 +52,12 @@ struct request_context {
   std::string_view query;
   /// The Origin header when it is an allowed CORS origin, else empty.
   std::string_view cors_origin;
-  /// The user of a verified access token (auth_kind::user).
-  std::optional<uuid> caller;
+  /// The client's address: the socket's peer, or with trust_forwarded_for
+  /// the first X-Forwarded-For entry (http/client_ip.hpp).
+  std::string client_ip;
+  /// The user and session of a verified access token (auth_kind::user).
+  /// Qualified: the member shares the type's name.
+  std::optional<tally::caller> caller;
   /// The {user_id} path parameter, parsed.
   std::optional<uuid> path_user;
   /// The body of a body_kind::json endpoint (a JSON object).
@@ -66,7 +71,14 @@ struct request_context {
   /// A JSON response; `replayed` adds Idempotent-Replayed: true.
   void answer_json(http::status status, std::string body, bool replayed = false);
 
-  /// A problem+json response. 401 adds WWW-Authenticate; 503 adds
+  /// A response without a body (204).
+  void answer_empty(http::status status);
+
+  /// What the gateway needs to know about this request (limits, audit log).
+  request_origin origin() const { return {request_id, client_ip}; }
+
+  /// A problem+json response. UNAUTHENTICATED, and every 401 of an endpoint
+  /// that takes a bearer token, adds WWW-Authenticate; 503 and 429 add
   /// Retry-After (retry_after_s, or the configured default when 0).
   void answer_problem(problem_code code, std::string_view detail = {},
                       const std::vector<field_error>& errors = {}, int retry_after_s = 0);

@@ -1,5 +1,6 @@
 #include "http/request_handler.hpp"
 
+#include "http/client_ip.hpp"
 #include "http/idempotency_key.hpp"
 #include "http/json_body.hpp"
 #include "http/query_string.hpp"
@@ -13,6 +14,7 @@ namespace {
 
 constexpr std::string_view request_id_header = "X-Request-ID";
 constexpr std::string_view idempotency_key_header = "Idempotency-Key";
+constexpr std::string_view forwarded_for_header = "X-Forwarded-For";
 
 std::vector<std::string> route_labels(const router& table) {
   std::vector<std::string> labels;
@@ -32,17 +34,21 @@ request_handler::request_handler(const http_config& config, gateway& gate, metri
     cors_(config.cors_origins),
     route_metrics_(registry, route_labels(router_)) {}
 
-std::shared_ptr<request_context> request_handler::handle(http_request request, response_sink sink) {
+std::shared_ptr<request_context> request_handler::handle(http_request request, response_sink sink,
+                                                         std::string_view peer_ip) {
   auto context = std::make_shared<request_context>(shared_from_this(), std::move(request),
                                                     std::move(sink));
-  context->guarded([&] { run_pipeline(context); });
+  context->guarded([&] { run_pipeline(context, peer_ip); });
   return context;
 }
 
-void request_handler::run_pipeline(const std::shared_ptr<request_context>& context) {
+void request_handler::run_pipeline(const std::shared_ptr<request_context>& context,
+                                   std::string_view peer_ip) {
   auto& ctx = *context;
   const auto& req = ctx.request;
   ctx.request_id = choose_request_id(req[request_id_header]);
+  ctx.client_ip = client_ip_of(peer_ip, req[forwarded_for_header],
+                               config_.trust_forwarded_for);
   if (auto origin = req[http::field::origin]; cors_.allows(origin)) ctx.cors_origin = origin;
 
   // 1. Route.
@@ -131,8 +137,10 @@ bool request_handler::authenticate(request_context& ctx) {
   if (auth == auth_kind::admin) return admin_.matches(*credentials);
   auto claims = jwt_.verify(*credentials);
   if (!claims) return false;
-  ctx.caller = claims->user;
-  return true;
+  // A token without a session (no sid, or not a UUID) cannot be revoked by
+  // a logout, so it is not accepted at all.
+  ctx.caller = caller_of(*claims);
+  return ctx.caller.has_value();
 }
 
 void request_handler::answer_options(request_context& ctx) {
@@ -193,7 +201,7 @@ void request_handler::finish(request_context& ctx, http_response& response) {
     auto method = ctx.request.method() == http::verb::unknown ? std::string_view("-")
                                                               : http::to_string(ctx.request.method());
     double latency_ms = seconds * 1000.0;
-    const auto* user = ctx.caller ? &*ctx.caller : ctx.path_user ? &*ctx.path_user : nullptr;
+    const auto* user = ctx.caller ? &ctx.caller->user : ctx.path_user ? &*ctx.path_user : nullptr;
     if (user) {
       auto user_id = to_string(*user);
       log_event(log_level::info, "request",

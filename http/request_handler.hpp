@@ -4,7 +4,7 @@
 // sink; exactly one response comes out, now or later. Checks run in the
 // order API.md's clients rely on:
 //
-//   route (404/405) -> CORS preflight (OPTIONS) -> auth (401)
+//   client IP -> route (404/405) -> CORS preflight (OPTIONS) -> auth (401)
 //   -> path ids (400 INVALID_ID) -> Content-Type (415) -> JSON (400/422)
 //   -> Idempotency-Key (400) -> endpoint: validation (422), gateway call
 //
@@ -32,8 +32,10 @@ public:
 
   /// Runs the pipeline; `sink` receives exactly one response (maybe before
   /// this returns, maybe later on a gateway thread). The returned context
-  /// lets the caller expire() the request at its deadline.
-  std::shared_ptr<request_context> handle(http_request request, response_sink sink);
+  /// lets the caller expire() the request at its deadline. `peer_ip` is the
+  /// socket's remote address (see client_ip.hpp).
+  std::shared_ptr<request_context> handle(http_request request, response_sink sink,
+                                          std::string_view peer_ip = {});
 
   /// The answer to a request that could not be read completely: 400 (bad
   /// HTTP), 413 or 431. `partial` holds the headers when they were read.
@@ -49,7 +51,7 @@ public:
   const router& routes() const { return router_; }
 
 private:
-  void run_pipeline(const std::shared_ptr<request_context>& context);
+  void run_pipeline(const std::shared_ptr<request_context>& context, std::string_view peer_ip);
   bool authenticate(request_context& context);
   void answer_options(request_context& context);
 

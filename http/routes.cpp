@@ -1,5 +1,6 @@
 #include "http/routes.hpp"
 
+#include "http/auth_routes.hpp"
 #include "http/credits_routes.hpp"
 #include "http/ops_routes.hpp"
 
@@ -15,6 +16,23 @@ router make_api_router() {
                         idempotency_kind::none, get_readiness});
   table.add("/metrics", {verb::get, "get_metrics", auth_kind::none, body_kind::none,
                          idempotency_kind::none, get_metrics});
+  // Auth (API.md, Auth). Logins and refresh are public: the credential is
+  // in the body. Logout reads no body (an empty POST needs no Content-Type).
+  table.add("/v1/auth/magic-link", {verb::post, "request_magic_link", auth_kind::none,
+                                    body_kind::json, idempotency_kind::none, request_magic_link});
+  table.add("/v1/auth/magic-link/verify",
+            {verb::post, "verify_magic_link", auth_kind::none, body_kind::json,
+             idempotency_kind::none, verify_magic_link});
+  table.add("/v1/auth/code", {verb::post, "request_code", auth_kind::none, body_kind::json,
+                              idempotency_kind::none, request_code});
+  table.add("/v1/auth/code/verify", {verb::post, "verify_code", auth_kind::none, body_kind::json,
+                                     idempotency_kind::none, verify_code});
+  table.add("/v1/auth/refresh", {verb::post, "refresh_session", auth_kind::none, body_kind::json,
+                                 idempotency_kind::none, refresh_session});
+  table.add("/v1/auth/me", {verb::get, "get_me", auth_kind::user, body_kind::none,
+                            idempotency_kind::none, get_me});
+  table.add("/v1/auth/logout", {verb::post, "logout", auth_kind::user, body_kind::none,
+                                idempotency_kind::none, logout});
   // Credits (API.md, Credits).
   table.add("/v1/me/balance", {verb::get, "get_balance", auth_kind::user, body_kind::none,
                                idempotency_kind::none, get_balance});

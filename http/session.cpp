@@ -1,5 +1,7 @@
 #include "http/session.hpp"
 
+#include "http/client_ip.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -45,6 +47,9 @@ session::session(tcp::socket socket, server_state& state)
     buffer_(state.config.header_bytes_max + state.config.body_bytes_max + read_chunk_bytes),
     deadline_(stream_.get_executor()) {
   state_.connections.fetch_add(1, std::memory_order_relaxed);
+  beast::error_code ec;
+  auto peer = stream_.socket().remote_endpoint(ec);
+  if (!ec) peer_ip_ = canonical_ip(peer.address().to_string());
 }
 
 session::~session() {
@@ -145,7 +150,7 @@ void session::dispatch_request() {
                 self->on_response(std::move(response), generation);
               });
   };
-  in_flight_ = state_.handler->handle(std::move(request), std::move(sink));
+  in_flight_ = state_.handler->handle(std::move(request), std::move(sink), peer_ip_);
   // The deadline lives here, not in CAF (DESIGN.md: CAF 0.17 keeps every
   // request time-out in its clock until it fires). The wait also keeps this
   // session alive while the reply is outstanding, so it is armed even when

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -95,6 +96,9 @@ private:
   std::optional<http::request_parser<http::string_body>> parser_;
   boost::asio::steady_timer deadline_;
   std::shared_ptr<request_context> in_flight_;
+  /// The peer's address (canonical_ip), read once when the connection is
+  /// accepted; empty if the socket could not tell.
+  std::string peer_ip_;
   http_response response_;
 
   bool first_request_ = true;

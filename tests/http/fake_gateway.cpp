@@ -20,42 +20,73 @@ void fake_gateway::answer(reply<T> done, T value) {
   deliver();
 }
 
-void fake_gateway::get_balance(const uuid& user, reply<balance> done) {
+template <class Entry>
+void fake_gateway::record(std::vector<Entry>& calls, Entry entry) {
   if (throw_on_call) throw std::runtime_error("fake_gateway: scripted throw");
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    balance_calls.push_back(user);
-  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  calls.push_back(std::move(entry));
+}
+
+void fake_gateway::get_balance(const caller& who, reply<balance> done) {
+  record(balance_calls, who);
   answer(std::move(done), balance_value);
 }
 
-void fake_gateway::get_ledger(const uuid& user, ledger_query query, reply<ledger_page> done) {
-  if (throw_on_call) throw std::runtime_error("fake_gateway: scripted throw");
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ledger_calls.emplace_back(user, query);
-  }
+void fake_gateway::get_ledger(const caller& who, ledger_query query, reply<ledger_page> done) {
+  record(ledger_calls, std::pair{who, query});
   answer(std::move(done), ledger_value);
 }
 
-void fake_gateway::charge(const uuid& user, charge_command command,
+void fake_gateway::charge(const caller& who, charge_command command,
                           reply<mutation_reply<charge_result>> done) {
-  if (throw_on_call) throw std::runtime_error("fake_gateway: scripted throw");
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    charge_calls.emplace_back(user, std::move(command));
-  }
+  record(charge_calls, std::pair{who, std::move(command)});
   answer(std::move(done), mutation_reply<charge_result>{charge_value, replayed});
 }
 
 void fake_gateway::credit(const uuid& user, credit_command command,
                           reply<mutation_reply<credit_result>> done) {
-  if (throw_on_call) throw std::runtime_error("fake_gateway: scripted throw");
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    credit_calls.emplace_back(user, std::move(command));
-  }
+  record(credit_calls, std::pair{user, std::move(command)});
   answer(std::move(done), mutation_reply<credit_result>{credit_value, replayed});
+}
+
+void fake_gateway::request_magic_link(std::string email, request_origin origin,
+                                      reply<login_challenge> done) {
+  record(magic_link_calls, auth_call{std::move(email), {}, std::move(origin)});
+  answer(std::move(done), challenge_value);
+}
+
+void fake_gateway::verify_magic_link(std::string token, request_origin origin,
+                                     reply<session_grant> done) {
+  record(verify_magic_link_calls, auth_call{std::move(token), {}, std::move(origin)});
+  answer(std::move(done), grant_value);
+}
+
+void fake_gateway::request_code(std::string phone, request_origin origin,
+                                reply<login_challenge> done) {
+  record(code_calls, auth_call{std::move(phone), {}, std::move(origin)});
+  answer(std::move(done), challenge_value);
+}
+
+void fake_gateway::verify_code(std::string phone, std::string code, request_origin origin,
+                               reply<session_grant> done) {
+  record(verify_code_calls, auth_call{std::move(phone), std::move(code), std::move(origin)});
+  answer(std::move(done), grant_value);
+}
+
+void fake_gateway::refresh(std::string refresh_token, request_origin origin,
+                           reply<session_grant> done) {
+  record(refresh_calls, auth_call{std::move(refresh_token), {}, std::move(origin)});
+  answer(std::move(done), grant_value);
+}
+
+void fake_gateway::me(const caller& who, reply<me_view> done) {
+  record(me_calls, who);
+  answer(std::move(done), me_value);
+}
+
+void fake_gateway::logout(const caller& who, request_origin origin, reply<bool> done) {
+  record(logout_calls, std::pair{who, std::move(origin)});
+  answer(std::move(done), logout_value);
 }
 
 void fake_gateway::deliver_held() {
@@ -83,7 +114,9 @@ size_t fake_gateway::held_count() {
 
 size_t fake_gateway::call_count() {
   std::lock_guard<std::mutex> lock(mutex_);
-  return balance_calls.size() + ledger_calls.size() + charge_calls.size() + credit_calls.size();
+  return balance_calls.size() + ledger_calls.size() + charge_calls.size() + credit_calls.size() +
+         magic_link_calls.size() + verify_magic_link_calls.size() + code_calls.size() +
+         verify_code_calls.size() + refresh_calls.size() + me_calls.size() + logout_calls.size();
 }
 
 } // namespace tally::test

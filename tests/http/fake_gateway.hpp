@@ -6,12 +6,20 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "protocols/gateway.hpp"
 
 namespace tally::test {
+
+/// One recorded auth call: its text arguments and the request's origin.
+struct auth_call {
+  std::string first;   ///< email, token, phone or refresh token
+  std::string second;  ///< the code of verify_code, else empty
+  request_origin origin;
+};
 
 class fake_gateway final : public gateway {
 public:
@@ -22,6 +30,10 @@ public:
   charge_result charge_value{};
   credit_result credit_value{};
   bool replayed = false;
+  login_challenge challenge_value{900, {}};
+  session_grant grant_value{};
+  me_view me_value{};
+  bool logout_value = true;
   /// Keep replies until deliver_held() / drop_held().
   bool hold = false;
   /// Throw from the call itself (a bug on the caller's side of the door).
@@ -29,17 +41,36 @@ public:
   store_health health_state;
 
   // Recorded calls.
-  std::vector<uuid> balance_calls;
-  std::vector<std::pair<uuid, ledger_query>> ledger_calls;
-  std::vector<std::pair<uuid, charge_command>> charge_calls;
+  std::vector<caller> balance_calls;
+  std::vector<std::pair<caller, ledger_query>> ledger_calls;
+  std::vector<std::pair<caller, charge_command>> charge_calls;
   std::vector<std::pair<uuid, credit_command>> credit_calls;
+  std::vector<auth_call> magic_link_calls;
+  std::vector<auth_call> verify_magic_link_calls;
+  std::vector<auth_call> code_calls;
+  std::vector<auth_call> verify_code_calls;
+  std::vector<auth_call> refresh_calls;
+  std::vector<caller> me_calls;
+  std::vector<std::pair<caller, request_origin>> logout_calls;
 
-  void get_balance(const uuid& user, reply<balance> done) override;
-  void get_ledger(const uuid& user, ledger_query query, reply<ledger_page> done) override;
-  void charge(const uuid& user, charge_command command,
+  void get_balance(const caller& who, reply<balance> done) override;
+  void get_ledger(const caller& who, ledger_query query, reply<ledger_page> done) override;
+  void charge(const caller& who, charge_command command,
               reply<mutation_reply<charge_result>> done) override;
   void credit(const uuid& user, credit_command command,
               reply<mutation_reply<credit_result>> done) override;
+  void request_magic_link(std::string email, request_origin origin,
+                          reply<login_challenge> done) override;
+  void verify_magic_link(std::string token, request_origin origin,
+                         reply<session_grant> done) override;
+  void request_code(std::string phone, request_origin origin,
+                    reply<login_challenge> done) override;
+  void verify_code(std::string phone, std::string code, request_origin origin,
+                   reply<session_grant> done) override;
+  void refresh(std::string refresh_token, request_origin origin,
+               reply<session_grant> done) override;
+  void me(const caller& who, reply<me_view> done) override;
+  void logout(const caller& who, request_origin origin, reply<bool> done) override;
   const store_health& health() const override { return health_state; }
 
   /// Delivers every held reply (in call order).
@@ -47,11 +78,16 @@ public:
   /// Destroys every held reply undelivered (their fallbacks fire).
   void drop_held();
   size_t held_count();
+  /// Every call of every kind so far.
   size_t call_count();
 
 private:
   template <class T>
   void answer(reply<T> done, T value);
+
+  /// Throws when scripted to, else appends `entry` to `calls` under the lock.
+  template <class Entry>
+  void record(std::vector<Entry>& calls, Entry entry);
 
   std::mutex mutex_;
   std::vector<std::function<void()>> held_;

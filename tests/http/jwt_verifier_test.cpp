@@ -3,7 +3,7 @@
 // used by `tally mint-token`.
 #include <catch2/catch.hpp>
 
-#include "http/base64url.hpp"
+#include "protocols/base64url.hpp"
 #include "http/jwt_verifier.hpp"
 #include "test_tokens.hpp"
 
@@ -33,7 +33,7 @@ TEST_CASE("a valid HS256 token yields its claims") {
   auto claims = check(make_token(hs256_header(), valid_claims(user_id, now), test_secret));
   REQUIRE(claims);
   CHECK(to_string(claims->user) == user_id);
-  CHECK(claims->session_id == "session-1");
+  CHECK(claims->session_id == test_session_text);
   CHECK(claims->jti == "jti-1");
   CHECK(claims->exp == now + 900);
 }
@@ -189,4 +189,19 @@ TEST_CASE("sign_access_token makes tokens the verifier accepts, with every claim
   auto other = config;
   other.jwt_secret = "different";
   CHECK_FALSE(jwt_verifier(other).verify(token));
+}
+
+TEST_CASE("caller_of takes the user and a UUID session; no session, no caller") {
+  access_claims claims;
+  claims.user = *parse_uuid(user_id);
+  claims.session_id = test_session_text;
+  auto who = caller_of(claims);
+  REQUIRE(who);
+  CHECK(who->user == claims.user);
+  CHECK(to_string(who->session) == test_session_text);
+  for (auto sid : {"", "session-1", "5e55a0b1-7c2d-4e3f-9a8b-1c2d3e4f5a6", "not-a-uuid-at-all"}) {
+    INFO(sid);
+    claims.session_id = sid;
+    CHECK_FALSE(caller_of(claims));
+  }
 }

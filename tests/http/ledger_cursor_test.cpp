@@ -1,7 +1,7 @@
 // http/ledger_cursor and base64url: cursors round-trip; anything else is rejected.
 #include <catch2/catch.hpp>
 
-#include "http/base64url.hpp"
+#include "protocols/base64url.hpp"
 #include "http/ledger_cursor.hpp"
 
 using namespace tally;

@@ -30,7 +30,8 @@ TEST_CASE("every problem code has a distinct code, a kebab type and a sane statu
     CHECK(info.status >= 400);
     CHECK(info.status <= 599);
     CHECK_FALSE(info.title.empty());
-    CHECK(info.retry_after == (info.status == 503));
+    // Retry-After exactly where API.md promises it: 503 and 429.
+    CHECK(info.retry_after == (info.status == 503 || info.status == 429));
   }
 }
 
@@ -43,6 +44,16 @@ TEST_CASE("the table rows are where the enum says") {
   CHECK(describe(problem_code::headers_too_large).status == 431);
   CHECK(describe(problem_code::invalid_idempotency_key).code == "INVALID_IDEMPOTENCY_KEY");
   CHECK(describe(problem_code::store_unavailable).code == "STORE_UNAVAILABLE");
+  CHECK(describe(problem_code::rate_limited).status == 429);
+  CHECK(describe(problem_code::rate_limited).retry_after);
+  for (auto code : {problem_code::invalid_token, problem_code::token_expired,
+                    problem_code::invalid_code, problem_code::code_locked,
+                    problem_code::code_expired, problem_code::refresh_token_reused,
+                    problem_code::session_revoked}) {
+    INFO(describe(code).code);
+    CHECK(describe(code).status == 401);
+    CHECK_FALSE(describe(code).retry_after);
+  }
 }
 
 TEST_CASE("every domain error_code maps to the status API.md gives it") {
@@ -51,7 +62,7 @@ TEST_CASE("every domain error_code maps to the status API.md gives it") {
     int status;
     std::string_view code;
   };
-  // Walks the whole enum (none .. shutting_down): a new error_code without a
+  // Walks the whole enum (none .. rate_limited): a new error_code without a
   // row here fails the count check below.
   const row rows[] = {
     {error_code::none, 500, "INTERNAL"},
@@ -64,8 +75,17 @@ TEST_CASE("every domain error_code maps to the status API.md gives it") {
     {error_code::validation_failed, 422, "VALIDATION_FAILED"},
     {error_code::internal, 500, "INTERNAL"},
     {error_code::shutting_down, 503, "OVERLOADED"},
+    {error_code::unauthenticated, 401, "UNAUTHENTICATED"},
+    {error_code::invalid_token, 401, "INVALID_TOKEN"},
+    {error_code::token_expired, 401, "TOKEN_EXPIRED"},
+    {error_code::invalid_code, 401, "INVALID_CODE"},
+    {error_code::code_locked, 401, "CODE_LOCKED"},
+    {error_code::code_expired, 401, "CODE_EXPIRED"},
+    {error_code::refresh_token_reused, 401, "REFRESH_TOKEN_REUSED"},
+    {error_code::session_revoked, 401, "SESSION_REVOKED"},
+    {error_code::rate_limited, 429, "RATE_LIMITED"},
   };
-  CHECK(std::size(rows) == static_cast<size_t>(error_code::shutting_down) + 1);
+  CHECK(std::size(rows) == static_cast<size_t>(error_code::rate_limited) + 1);
   for (size_t i = 0; i < std::size(rows); ++i) {
     INFO(to_string(rows[i].error));
     CHECK(static_cast<size_t>(rows[i].error) == i);

@@ -93,6 +93,15 @@ TEST_CASE("the API table routes every endpoint of API.md Credits and Ops") {
     {verb::post, "/v1/me/charges", "create_charge", auth_kind::user, idempotency_kind::required},
     {verb::post, "/v1/admin/users/0b8e4b5e-8c1c-4a52-9f3e-000000000001/credits", "credit_user",
      auth_kind::admin, idempotency_kind::required},
+    {verb::post, "/v1/auth/magic-link", "request_magic_link", auth_kind::none,
+     idempotency_kind::none},
+    {verb::post, "/v1/auth/magic-link/verify", "verify_magic_link", auth_kind::none,
+     idempotency_kind::none},
+    {verb::post, "/v1/auth/code", "request_code", auth_kind::none, idempotency_kind::none},
+    {verb::post, "/v1/auth/code/verify", "verify_code", auth_kind::none, idempotency_kind::none},
+    {verb::post, "/v1/auth/refresh", "refresh_session", auth_kind::none, idempotency_kind::none},
+    {verb::get, "/v1/auth/me", "get_me", auth_kind::user, idempotency_kind::none},
+    {verb::post, "/v1/auth/logout", "logout", auth_kind::user, idempotency_kind::none},
   };
   for (const auto& r : rows) {
     INFO(r.path);

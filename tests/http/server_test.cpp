@@ -122,6 +122,21 @@ TEST_CASE("serves several requests on one keep-alive connection") {
   CHECK_FALSE(balance[http::field::content_length].empty());
 }
 
+TEST_CASE("the socket's peer address reaches the gateway as the client IP") {
+  for (bool trusted : {false, true}) {
+    INFO(trusted);
+    running_server s([trusted](http_config& c) { c.trust_forwarded_for = trusted; });
+    client c(s.server->port());
+    http::request<http::string_body> request{http::verb::post, "/v1/auth/magic-link", 11};
+    request.set(http::field::content_type, "application/json");
+    request.set("X-Forwarded-For", "203.0.113.77");
+    request.body() = R"({"email": "a@example.com"})";
+    CHECK(c.exchange(request).result() == http::status::accepted);
+    REQUIRE(s.gate.magic_link_calls.size() == 1);
+    CHECK(s.gate.magic_link_calls[0].origin.client_ip == (trusted ? "203.0.113.77" : "127.0.0.1"));
+  }
+}
+
 TEST_CASE("a body over the limit is 413 problem+json and the connection closes") {
   running_server s;
   client c(s.server->port());

@@ -4,7 +4,7 @@
 
 #include <openssl/hmac.h>
 
-#include "http/base64url.hpp"
+#include "protocols/base64url.hpp"
 
 namespace tally::test {
 
@@ -20,7 +20,7 @@ std::string make_token(const nlohmann::json& header, const nlohmann::json& claim
 
 nlohmann::json valid_claims(const std::string& user_id, int64_t now_s, int64_t ttl_s) {
   return {{"iss", "tally"},     {"aud", "tally-api"},        {"sub", user_id},
-          {"sid", "session-1"}, {"iat", now_s},              {"exp", now_s + ttl_s},
+          {"sid", test_session_text}, {"iat", now_s},              {"exp", now_s + ttl_s},
           {"jti", "jti-1"}};
 }
 

@@ -9,6 +9,7 @@ a fresh store, chosen by TALLY_TEST_STORE:
             tests skip when that variable is unset
 
 TALLY_BINARY names the service binary (default: build/tally beside the repo).
+Tests may read the store directly (Service.query) to check what was written.
 TALLY_TEST_PG_CTL is a script taking start|stop that controls that Postgres.
 TALLY_TEST_KEEP=1 keeps the temporary directories (service logs) for a look.
 """
@@ -24,6 +25,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -59,6 +61,11 @@ RFC3339_UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 # Stores
 
 
+def sql_text(value):
+    """`value` as an SQL string literal (both dialects)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 class SqliteStore:
     """A fresh SQLite database file; survives service restarts."""
 
@@ -67,6 +74,13 @@ class SqliteStore:
     def __init__(self, directory):
         self.path = os.path.join(directory, "tally.db")
         self.url = "sqlite:" + self.path
+
+    def query(self, sql):
+        """Rows of one read-only statement; every value as text, NULL as ""."""
+        uri = "file:%s?mode=ro" % urllib.parse.quote(self.path)
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=command_timeout_s)) as db:
+            return [tuple("" if value is None else str(value) for value in row)
+                    for row in db.execute(sql)]
 
     def drop(self):
         pass
@@ -82,6 +96,12 @@ def psql(url, sql):
     return done.stdout.strip()
 
 
+# Separate columns and rows in psql's unaligned output (never part of our
+# values, unlike newlines: an outbox body has several lines).
+PSQL_FIELD_SEPARATOR = "\x1f"
+PSQL_RECORD_SEPARATOR = "\x1e"
+
+
 class PostgresStore:
     """A fresh database in the throwaway test server, dropped afterwards."""
 
@@ -92,6 +112,18 @@ class PostgresStore:
         psql(PG_URL, "CREATE DATABASE %s" % self.name)
         parts = urllib.parse.urlsplit(PG_URL)
         self.url = urllib.parse.urlunsplit(parts._replace(path="/" + self.name))
+
+    def query(self, sql):
+        """Rows of one statement; every value as text, NULL as ""."""
+        done = subprocess.run(
+            ["psql", self.url, "-v", "ON_ERROR_STOP=1", "-X", "-A", "-t", "-q",
+             "-F", PSQL_FIELD_SEPARATOR, "-R", PSQL_RECORD_SEPARATOR, "-c", sql],
+            capture_output=True, text=True, timeout=command_timeout_s)
+        if done.returncode != 0:
+            raise RuntimeError("psql failed (%s): %s" % (sql, done.stderr.strip()))
+        output = done.stdout[:-1] if done.stdout.endswith("\n") else done.stdout
+        return [tuple(record.split(PSQL_FIELD_SEPARATOR))
+                for record in output.split(PSQL_RECORD_SEPARATOR) if record]
 
     def drop(self):
         with contextlib.suppress(Exception):
@@ -133,6 +165,12 @@ def make_jwt(claims, secret, header=None, alg="HS256", signature=None):
                   "HS512": hashlib.sha512}.get(alg, hashlib.sha256)
         signature = b64url(hmac.new(secret.encode(), signing_input.encode(), digest).digest())
     return signing_input + "." + signature
+
+
+def jwt_claims(token):
+    """The payload of a JWT, unverified."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def access_claims(user_id, ttl_s=900, now=None, **overrides):
@@ -488,9 +526,29 @@ class Service:
             raise AssertionError("create-user printed %r, not a UUID" % user_id)
         return user_id
 
+    def new_session(self, user_id):
+        """A live session of `user_id` via `tally mint-token` (which stores
+        one as a login would); returns its id."""
+        done = self.command("mint-token", "--user", str(user_id))
+        if done.returncode != 0:
+            raise AssertionError("mint-token failed (%d): %s" % (done.returncode, done.stderr))
+        return jwt_claims(done.stdout.strip())["sid"]
+
     def token(self, user_id, ttl_s=900, **overrides):
-        """A valid access token minted here (same secret as the service)."""
+        """A valid access token minted here (same secret as the service) for
+        a new live session of `user_id` (the service rejects tokens whose
+        session it does not know); `sid=...` names a session instead."""
+        if "sid" not in overrides:
+            overrides["sid"] = self.new_session(user_id)
         return make_jwt(access_claims(user_id, ttl_s=ttl_s, **overrides), self.jwt_secret)
+
+    def query(self, sql):
+        """Rows of a statement run directly on this service's store."""
+        return self.store.query(sql)
+
+    def count(self, sql_from_where):
+        """SELECT count(*) FROM <sql_from_where>, as an int."""
+        return int(self.query("SELECT count(*) FROM " + sql_from_where)[0][0])
 
     def client(self):
         return Client(self.port)
@@ -517,6 +575,58 @@ class Service:
             if response.status != 200:
                 raise AssertionError("grant failed: %r" % response)
         return user_id, self.token(user_id)
+
+
+def wait_for(probe, timeout_s=10.0, interval_s=0.05):
+    """Calls `probe()` until it returns something truthy (returned) or
+    `timeout_s` passes (the last value is returned). For effects that land
+    after the response, such as an audit row of a refused login."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval_s)
+
+
+# --------------------------------------------------------------------------
+# Auth (API.md "Auth")
+
+
+def unique_email(prefix="user"):
+    return "%s-%s@example.test" % (prefix, uuid.uuid4().hex[:12])
+
+
+def unique_phone():
+    """+1 and ten digits: E.164 and unique enough for one test run."""
+    return "+1" + str(uuid.uuid4().int)[-10:]
+
+
+def request_magic_link(client, email, headers=None):
+    return client.post("/v1/auth/magic-link", json_body={"email": email}, headers=headers)
+
+
+def verify_magic_link(client, token, headers=None):
+    return client.post("/v1/auth/magic-link/verify", json_body={"token": token}, headers=headers)
+
+
+def request_code(client, phone, headers=None):
+    return client.post("/v1/auth/code", json_body={"phone": phone}, headers=headers)
+
+
+def verify_code(client, phone, code, headers=None):
+    return client.post("/v1/auth/code/verify", json_body={"phone": phone, "code": code},
+                       headers=headers)
+
+
+def refresh(client, refresh_token, headers=None):
+    return client.post("/v1/auth/refresh", json_body={"refresh_token": refresh_token},
+                       headers=headers)
+
+
+def logout(client, access_token, headers=None):
+    """POST /v1/auth/logout with no body at all (no Content-Type either)."""
+    return client.request("POST", "/v1/auth/logout", token=access_token, headers=headers)
 
 
 def charge(client, token, amount, key=None, description=None):
@@ -659,3 +769,87 @@ class ServiceTestCase(unittest.TestCase):
             self.assertIsInstance(error.get("message"), str, response)
         self.assertEqual(named, set(fields), response)
         return body
+
+
+class AuthTestCase(ServiceTestCase):
+    """A service in dev mode (debug_token / debug_code in responses), with
+    login helpers and assertions for API.md "Auth"."""
+
+    service_env = {"TALLY_DEV": "1"}
+
+    # Logins ------------------------------------------------------------------
+
+    def magic_token(self, email, headers=None):
+        """Requests a magic link; returns its debug_token."""
+        response = request_magic_link(self.client, email, headers=headers)
+        self.assertEqual(response.status, 202, response)
+        token = response.json().get("debug_token")
+        self.assertIsInstance(token, str, response)
+        return token
+
+    def code_for(self, phone, headers=None):
+        """Requests a login code; returns its debug_code."""
+        response = request_code(self.client, phone, headers=headers)
+        self.assertEqual(response.status, 202, response)
+        code = response.json().get("debug_code")
+        self.assertRegex(code or "", r"^[0-9]{6}$", response)
+        return code
+
+    def login_email(self, email=None, headers=None):
+        """A full magic-link login; returns the token pair."""
+        email = email or unique_email()
+        response = verify_magic_link(self.client, self.magic_token(email, headers=headers),
+                                     headers=headers)
+        return self.assertTokenPair(response, email=email.strip().lower())
+
+    def login_phone(self, phone=None):
+        """A full code login; returns the token pair."""
+        phone = phone or unique_phone()
+        response = verify_code(self.client, phone, self.code_for(phone))
+        return self.assertTokenPair(response, phone=phone)
+
+    def outbox_bodies(self, destination):
+        """Bodies of the outbox rows for `destination`, oldest first."""
+        rows = self.service.query("SELECT body FROM outbox WHERE destination = %s ORDER BY created_at"
+                                  % sql_text(destination))
+        return [row[0] for row in rows]
+
+    # Assertions ----------------------------------------------------------------
+
+    def assertTokenPair(self, response, email=None, phone=None):
+        """200 with exactly the API.md token pair; returns it."""
+        self.assertEqual(response.status, 200, response)
+        pair = response.json()
+        self.assertEqual(set(pair), {"access_token", "refresh_token", "token_type", "expires_in", "user"},
+                         response)
+        self.assertEqual(pair["token_type"], "Bearer")
+        self.assertEqual(pair["expires_in"], 900)
+        self.assertIsInstance(pair["refresh_token"], str)
+        # API.md: >= 256 random bits; base64url carries 6 bits a character.
+        self.assertGreaterEqual(len(pair["refresh_token"]), 43)
+        user = pair["user"]
+        self.assertEqual(set(user), {"id", "email", "phone", "created_at"}, response)
+        self.assertRegex(user["id"], UUID_RE)
+        self.assertRegex(user["created_at"], RFC3339_UTC_RE)
+        if email is not None:
+            self.assertEqual(user["email"], email)
+        if phone is not None:
+            self.assertEqual(user["phone"], phone)
+        claims = jwt_claims(pair["access_token"])
+        self.assertEqual(claims["sub"], user["id"])
+        self.assertRegex(claims["sid"], UUID_RE)
+        self.assertEqual(claims["iss"], JWT_ISSUER)
+        self.assertEqual(claims["exp"] - claims["iat"], 900)
+        return pair
+
+    def assertAuthError(self, response, code):
+        """401 with this code."""
+        return self.assertProblem(response, 401, code)
+
+    def assertRateLimited(self, response):
+        """429 RATE_LIMITED with Retry-After in whole seconds >= 1; returns it."""
+        self.assertProblem(response, 429, "RATE_LIMITED")
+        retry_after = response.header("Retry-After") or ""
+        self.assertRegex(retry_after, r"^[0-9]+$", response)
+        self.assertGreaterEqual(int(retry_after), 1, response)
+        return int(retry_after)

@@ -1,6 +1,8 @@
 """API.md "Conventions/auth" and the Auth token rules as the credit endpoints
-see them: bearer access tokens (HS256, iss, aud, exp with 30 s leeway), the
-admin token, and the binary's create-user / mint-token commands."""
+see them: bearer access tokens (HS256, iss, aud, exp with 30 s leeway, a
+live session in sid), the admin token, and the binary's create-user /
+mint-token commands. Tokens are forged here with hmac/hashlib and the
+service's secret, over a real session (so only the forgery can fail them)."""
 
 import base64
 import json
@@ -12,7 +14,7 @@ import harness
 from harness import ServiceTestCase, access_claims, make_jwt
 
 # API.md allows "a more precise code" than UNAUTHENTICATED for a bad token.
-UNAUTHENTICATED_CODES = {"UNAUTHENTICATED", "INVALID_TOKEN", "TOKEN_EXPIRED"}
+UNAUTHENTICATED_CODES = {"UNAUTHENTICATED", "INVALID_TOKEN", "TOKEN_EXPIRED", "SESSION_REVOKED"}
 
 
 def decode_part(part):
@@ -44,10 +46,11 @@ class AuthTest(ServiceTestCase):
         user_id, _ = self.service.funded_user(10)
         secret = self.service.jwt_secret
         now = int(time.time())
-        valid = access_claims(user_id)
+        sid = self.service.new_session(user_id)
+        valid = access_claims(user_id, sid=sid)
         good = make_jwt(valid, secret)
         head, payload, signature = good.split(".")
-        tampered_payload = harness.b64url(json.dumps(access_claims(str(uuid.uuid4()))).encode())
+        tampered_payload = harness.b64url(json.dumps(access_claims(str(uuid.uuid4()), sid=sid)).encode())
         forged = {
             "alg none": make_jwt(valid, secret, alg="none", signature=""),
             "alg none with signature": make_jwt(valid, secret, header={"alg": "none", "typ": "JWT"}),
@@ -57,15 +60,18 @@ class AuthTest(ServiceTestCase):
             "wrong secret": make_jwt(valid, secret + "x"),
             "tampered payload": head + "." + tampered_payload + "." + signature,
             "signature stripped": head + "." + payload + ".",
-            "wrong iss": make_jwt(access_claims(user_id, iss="someone-else"), secret),
-            "missing iss": make_jwt(access_claims(user_id, iss=None), secret),
-            "wrong aud": make_jwt(access_claims(user_id, aud="other-api"), secret),
-            "missing aud": make_jwt(access_claims(user_id, aud=None), secret),
-            "expired 40 s ago": make_jwt(access_claims(user_id, now=now - 940), secret),
-            "expired long ago": make_jwt(access_claims(user_id, now=now - 86400), secret),
-            "missing exp": make_jwt(access_claims(user_id, exp=None), secret),
-            "sub not a uuid": make_jwt(access_claims(user_id, sub="alice"), secret),
-            "missing sub": make_jwt(access_claims(user_id, sub=None), secret),
+            "wrong iss": make_jwt(access_claims(user_id, iss="someone-else", sid=sid), secret),
+            "missing iss": make_jwt(access_claims(user_id, iss=None, sid=sid), secret),
+            "wrong aud": make_jwt(access_claims(user_id, aud="other-api", sid=sid), secret),
+            "missing aud": make_jwt(access_claims(user_id, aud=None, sid=sid), secret),
+            "expired 40 s ago": make_jwt(access_claims(user_id, now=now - 940, sid=sid), secret),
+            "expired long ago": make_jwt(access_claims(user_id, now=now - 86400, sid=sid), secret),
+            "missing exp": make_jwt(access_claims(user_id, exp=None, sid=sid), secret),
+            "sub not a uuid": make_jwt(access_claims(user_id, sub="alice", sid=sid), secret),
+            "missing sub": make_jwt(access_claims(user_id, sub=None, sid=sid), secret),
+            "nbf in the future": make_jwt(access_claims(user_id, sid=sid, nbf=now + 120), secret),
+            "iat in the future": make_jwt(access_claims(user_id, sid=sid, iat=now + 120,
+                                                        exp=now + 1020), secret),
         }
         for name, token in forged.items():
             with self.subTest(forgery=name):
@@ -76,14 +82,40 @@ class AuthTest(ServiceTestCase):
 
     def test_expired_within_the_30_s_leeway_is_accepted(self):
         user_id, _ = self.service.funded_user(3)
-        token = make_jwt(access_claims(user_id, ttl_s=-5), self.service.jwt_secret)
+        token = self.service.token(user_id, ttl_s=-5)
         response = self.client.get("/v1/me/balance", token=token)
         self.assertEqual(response.status, 200, response)
-        token = make_jwt(access_claims(user_id, ttl_s=-40), self.service.jwt_secret)
+        token = self.service.token(user_id, ttl_s=-40)
         self.assertUnauthenticated(self.client.get("/v1/me/balance", token=token))
 
+    def test_a_token_must_name_a_live_session_of_its_user(self):
+        user_id, good = self.service.funded_user(4)
+        other_id, _ = self.service.funded_user(0)
+        secret = self.service.jwt_secret
+        other_sid = self.service.new_session(other_id)
+        cases = {
+            "no sid": (make_jwt(access_claims(user_id, sid=None), secret), {"UNAUTHENTICATED"}),
+            "sid not a uuid": (make_jwt(access_claims(user_id, sid="session-1"), secret),
+                               {"UNAUTHENTICATED"}),
+            "sid a number": (make_jwt(access_claims(user_id, sid=7), secret), {"UNAUTHENTICATED"}),
+            "unknown session": (make_jwt(access_claims(user_id, sid=str(uuid.uuid4())), secret),
+                                {"SESSION_REVOKED"}),
+            "another user's session": (make_jwt(access_claims(user_id, sid=other_sid), secret),
+                                       {"SESSION_REVOKED", "UNAUTHENTICATED"}),
+        }
+        for name, (token, codes) in cases.items():
+            with self.subTest(case=name):
+                for response in (self.client.get("/v1/me/balance", token=token),
+                                 self.client.get("/v1/me/ledger", token=token),
+                                 self.client.get("/v1/auth/me", token=token),
+                                 harness.charge(self.client, token, 1)):
+                    self.assertProblem(response, 401, codes=codes)
+                    self.assertIn('error="invalid_token"', response.header("WWW-Authenticate") or "",
+                                  response)
+        self.assertEqual(harness.balance(self.client, good), {"available": 4, "reserved": 0})
+
     def test_token_for_a_user_that_does_not_exist(self):
-        token = self.service.token(str(uuid.uuid4()))
+        token = self.service.token(str(uuid.uuid4()), sid=str(uuid.uuid4()))
         response = self.client.get("/v1/me/balance", token=token)
         self.assertIn(response.status, (401, 404), response)
         self.assertProblem(response, response.status)
