@@ -4,6 +4,8 @@
 
 #include "http/jwt_verifier.hpp"
 #include "persistence/store.hpp"
+#include "protocols/auth_tokens.hpp"
+#include "protocols/secrets.hpp"
 #include "protocols/uuid.hpp"
 
 namespace tally {
@@ -69,9 +71,30 @@ int run_mint_token(const settings& s) {
     std::cerr << "tally: --ttl-s must be > 0\n";
     return 2;
   }
+  // A real session, as a login would create it, so the token passes the
+  // user actor's session check. Its refresh token is not printed: tests and
+  // benchmarks that need refreshes log in through the API.
+  auto now = now_us();
+  session_row session;
+  session.id = random_uuid();
+  session.user_id = *id;
+  auto refresh_token = make_refresh_token(session.user_id, session.id);
+  session.refresh_hash = sha256_hex(refresh_token);
+  session.created_at = now;
+  session.expires_at = now + std::chrono::duration_cast<std::chrono::microseconds>(
+                                   s.runtime.auth.session_ttl).count();
+  refresh_token_row first{session.refresh_hash, session.id, session.user_id, now};
+  auto opened = open_migrated_store(s);
+  if (!opened) return 1;
+  try {
+    opened->create_session(session, first);
+  } catch (const store_error& e) {
+    std::cerr << "tally: cannot create a session: " << e.what() << "\n";
+    return 1;
+  }
   access_claims claims;
   claims.user = *id;
-  claims.session_id = to_string(random_uuid());
+  claims.session_id = to_string(session.id);
   std::cout << sign_access_token(claims, s.http, std::chrono::seconds(s.token_ttl_s)) << "\n";
   return 0;
 }

@@ -8,8 +8,6 @@
 #include <csignal>
 #include <iostream>
 
-#include <openssl/rand.h>
-
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 
@@ -21,6 +19,7 @@
 #include "protocols/caf_types.hpp"
 #include "protocols/log.hpp"
 #include "protocols/metrics.hpp"
+#include "protocols/secrets.hpp"
 
 namespace tally {
 
@@ -38,16 +37,13 @@ log_level parse_level(const std::string& name) {
 
 /// Dev mode without a configured secret: a random one per start, so tokens
 /// from an earlier run stop working (API.md, Configuration).
-std::string random_secret_hex() {
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
-  static const char* digits = "0123456789abcdef";
-  std::string hex;
-  for (auto byte : bytes) {
-    hex += digits[byte >> 4];
-    hex += digits[byte & 0xf];
-  }
-  return hex;
+constexpr size_t dev_secret_bytes = 32;
+
+/// The code pepper when none is configured: a key derived from the JWT
+/// secret (HMAC with a fixed label), so one secret is enough to run, and a
+/// leaked code hash is useless without it.
+std::string derive_code_pepper(const std::string& jwt_secret) {
+  return hmac_sha256(jwt_secret, "tally code pepper v1");
 }
 
 /// Blocks SIGTERM and SIGINT in this thread and every thread it starts later,
@@ -87,8 +83,9 @@ int serve(settings s) {
       log_event(log_level::error, "TALLY_JWT_SECRET is required outside dev mode");
       return exit_config_error;
     }
-    s.http.jwt_secret = random_secret_hex();
+    s.http.jwt_secret = to_hex(random_bytes(dev_secret_bytes));
   }
+  if (s.runtime.auth.code_pepper.empty()) s.runtime.auth.code_pepper = derive_code_pepper(s.http.jwt_secret);
   if (!prepare_store(s)) return exit_start_failure;
 
   auto signals = block_stop_signals();

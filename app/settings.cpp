@@ -57,6 +57,16 @@ settings_result load_settings(int argc, char** argv) {
   int64_t request_deadline_ms = s.http.request_deadline.count();
   int64_t read_timeout_ms = s.http.read_timeout.count();
   int64_t idle_timeout_ms = s.http.idle_timeout.count();
+  auto& auth = s.runtime.auth;
+  int64_t magic_link_ttl_s = auth.magic_link_ttl.count();
+  int64_t code_ttl_s = auth.code_ttl.count();
+  int64_t code_backoff_ms = auth.code_backoff_base.count();
+  int64_t refresh_grace_s = auth.refresh_grace.count();
+  int64_t session_ttl_s = auth.session_ttl.count();
+  int64_t rate_magic_link_per_email = auth.magic_link_per_email.count;
+  int64_t rate_magic_link_per_ip = auth.magic_link_per_ip.count;
+  int64_t rate_code_per_phone = auth.code_per_phone.count;
+  int64_t rate_refresh_per_session = auth.refresh_per_session.count;
 
   // Options visible everywhere: flag name == config-file key == TALLY_<NAME>.
   po::options_description options("Options (flags; config file keys; TALLY_<NAME> variables)");
@@ -97,6 +107,31 @@ settings_result load_settings(int argc, char** argv) {
        ->default_value(s.runtime.user_pending_replies_max), "uncommitted replies per user before 503")
     ("idempotency-cache-max", po::value(&s.runtime.idempotency_cached_max)
        ->default_value(s.runtime.idempotency_cached_max), "idempotency records kept in memory per user")
+    ("magic-link-ttl-s", po::value(&magic_link_ttl_s)->default_value(magic_link_ttl_s),
+     "magic-link tokens expire after this")
+    ("magic-link-url", po::value(&auth.magic_link_url)->default_value(auth.magic_link_url),
+     "link written to the outbox; {token} is replaced")
+    ("code-ttl-s", po::value(&code_ttl_s)->default_value(code_ttl_s), "phone codes expire after this")
+    ("code-backoff-ms", po::value(&code_backoff_ms)->default_value(code_backoff_ms),
+     "after failure n the next code attempt waits this * 2^(n-1)")
+    ("code-failures-max", po::value(&auth.code_failures_max)->default_value(auth.code_failures_max),
+     "failed attempts that burn a code (CODE_LOCKED)")
+    ("code-pepper", po::value(&auth.code_pepper),
+     "HMAC key for stored code hashes (default: derived from the JWT secret)")
+    ("refresh-grace-s", po::value(&refresh_grace_s)->default_value(refresh_grace_s),
+     "a rotated-out refresh token returns the current one within this")
+    ("session-ttl-s", po::value(&session_ttl_s)->default_value(session_ttl_s),
+     "sessions expire this long after their last refresh")
+    ("rate-magic-link-per-email", po::value(&rate_magic_link_per_email)
+       ->default_value(rate_magic_link_per_email), "magic-link requests per minute per email")
+    ("rate-magic-link-per-ip", po::value(&rate_magic_link_per_ip)->default_value(rate_magic_link_per_ip),
+     "magic-link requests per minute per client IP")
+    ("rate-code-per-phone", po::value(&rate_code_per_phone)->default_value(rate_code_per_phone),
+     "code requests per minute per phone")
+    ("rate-refresh-per-session", po::value(&rate_refresh_per_session)
+       ->default_value(rate_refresh_per_session), "refreshes per minute per session")
+    ("trust-forwarded-for", po::value(&s.http.trust_forwarded_for)->implicit_value(true)
+       ->default_value(false), "take the client IP from X-Forwarded-For (behind a trusted proxy only)")
     ("shutdown-drain-ms", po::value(&s.shutdown_drain_ms)->default_value(s.shutdown_drain_ms),
      "SIGTERM: time for in-flight requests")
     ("shutdown-flush-ms", po::value(&s.shutdown_flush_ms)->default_value(s.shutdown_flush_ms),
@@ -187,6 +222,25 @@ settings_result load_settings(int argc, char** argv) {
     result.error = "backlog-max, write-batch-max and user-pending-max must be >= 1";
     return result;
   }
+  for (auto [name, value] : {std::pair{"magic-link-ttl-s", magic_link_ttl_s},
+                             std::pair{"code-ttl-s", code_ttl_s},
+                             std::pair{"code-backoff-ms", code_backoff_ms},
+                             std::pair{"refresh-grace-s", refresh_grace_s},
+                             std::pair{"session-ttl-s", session_ttl_s},
+                             std::pair{"rate-magic-link-per-email", rate_magic_link_per_email},
+                             std::pair{"rate-magic-link-per-ip", rate_magic_link_per_ip},
+                             std::pair{"rate-code-per-phone", rate_code_per_phone},
+                             std::pair{"rate-refresh-per-session", rate_refresh_per_session},
+                             std::pair{"code-failures-max", int64_t{auth.code_failures_max}}}) {
+    if (value <= 0) {
+      result.error = std::string(name) + " must be > 0";
+      return result;
+    }
+  }
+  if (auth.magic_link_url.find("{token}") == std::string::npos) {
+    result.error = "magic-link-url must contain {token}";
+    return result;
+  }
   static const std::vector<std::string> levels{"debug", "info", "warn", "error"};
   if (std::find(levels.begin(), levels.end(), s.log_level) == levels.end()) {
     result.error = "log-level must be debug, info, warn or error";
@@ -197,6 +251,16 @@ settings_result load_settings(int argc, char** argv) {
   s.http.request_deadline = std::chrono::milliseconds(request_deadline_ms);
   s.runtime.passivate_after = std::chrono::milliseconds(passivate_after_ms);
   s.http.cors_origins = split_origins(cors);
+  auth.dev = s.http.dev;
+  auth.magic_link_ttl = std::chrono::seconds(magic_link_ttl_s);
+  auth.code_ttl = std::chrono::seconds(code_ttl_s);
+  auth.code_backoff_base = std::chrono::milliseconds(code_backoff_ms);
+  auth.refresh_grace = std::chrono::seconds(refresh_grace_s);
+  auth.session_ttl = std::chrono::seconds(session_ttl_s);
+  auth.magic_link_per_email.count = rate_magic_link_per_email;
+  auth.magic_link_per_ip.count = rate_magic_link_per_ip;
+  auth.code_per_phone.count = rate_code_per_phone;
+  auth.refresh_per_session.count = rate_refresh_per_session;
   result.value = std::move(s);
   return result;
 }

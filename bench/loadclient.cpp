@@ -149,11 +149,12 @@ token_minter::token_minter(std::string secret, int64_t ttl_s)
     : secret_(std::move(secret)), ttl_s_(ttl_s), header_b64_(base64url(R"({"alg":"HS256","typ":"JWT"})")),
       random_(std::random_device{}()) {}
 
-std::string token_minter::mint(std::string_view user_id) {
+std::string token_minter::mint(std::string_view user_id, std::string_view session_id) {
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                .count();
   std::string payload = R"({"iss":"tally","aud":"tally-api","sub":")" + std::string(user_id) + R"(","sid":")"
-                        + random_uuid_text(random_) + R"(","iat":)" + std::to_string(now) + R"(,"exp":)"
+                        + (session_id.empty() ? random_uuid_text(random_) : std::string(session_id))
+                        + R"(","iat":)" + std::to_string(now) + R"(,"exp":)"
                         + std::to_string(now + ttl_s_) + R"(,"jti":")" + random_hex(random_, 16) + "\"}";
   std::string signing_input = header_b64_ + "." + base64url(payload);
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -175,13 +176,17 @@ token_source::token_source(const std::string& tokens_file, const std::string& us
     return;
   }
   if (users_file.empty()) return;
-  users_ = read_lines(users_file);
+  for (auto& line : read_lines(users_file)) {
+    auto space = line.find(' ');
+    users_.push_back(line.substr(0, space));
+    sessions_.push_back(space == std::string::npos ? std::string{} : line.substr(space + 1));
+  }
   count_ = users_.size();
   if (jwt_secret.empty()) return;  // ids only (grant); token() would throw
   minter_ = std::make_unique<token_minter>(jwt_secret, ttl_s);
   if (count_ <= premint_users_max) {
     tokens_.reserve(count_);
-    for (auto& user : users_) tokens_.push_back(minter_->mint(user));
+    for (size_t i = 0; i < count_; ++i) tokens_.push_back(minter_->mint(users_[i], sessions_[i]));
   }
 }
 
@@ -189,7 +194,7 @@ std::string token_source::token(size_t i) {
   if (i < tokens_.size()) return tokens_[i];
   if (!minter_) throw std::runtime_error("minting tokens needs TALLY_JWT_SECRET or --jwt-secret");
   std::lock_guard<std::mutex> guard(minting_mutex);
-  return minter_->mint(users_.at(i));
+  return minter_->mint(users_.at(i), sessions_.at(i));
 }
 
 const std::string& token_source::user_id(size_t i) const {
@@ -238,7 +243,7 @@ const char* usage_text =
   "  --timeout-ms N              per-request time-out (default 30000)\n"
   "  --path P                    get: path (default /healthz)\n"
   "  --tokens FILE               one bearer token per line\n"
-  "  --users FILE                one user UUID per line; tokens minted with --jwt-secret\n"
+  "  --users FILE                \"USER_UUID [SESSION_UUID]\" per line; tokens minted with --jwt-secret\n"
   "  --jwt-secret S              HS256 key (default $TALLY_JWT_SECRET)\n"
   "  --token-ttl-s N             minted token lifetime (default 3600)\n"
   "  --amount N                  charge: amount per charge (default 1)\n"

@@ -63,7 +63,9 @@ public:
 class token_minter {
 public:
   token_minter(std::string secret, int64_t ttl_s);
-  std::string mint(std::string_view user_id);
+  /// `session_id` must name a live session of the user (Tally checks it on
+  /// every request); empty = a random one, which Tally answers with 401.
+  std::string mint(std::string_view user_id, std::string_view session_id);
 
 private:
   std::string secret_;
@@ -73,7 +75,8 @@ private:
 };
 
 /// Where bearer tokens come from: a token file (used as is) or a users file
-/// (UUIDs, tokens minted with the JWT secret). Small sets are minted up front;
+/// ("USER_UUID SESSION_UUID" per line, tokens minted with the JWT secret;
+/// the session must exist in the store, bench/run inserts them). Small sets are minted up front;
 /// large ones on demand so 1 M users do not cost 300 MB of tokens.
 class token_source {
 public:
@@ -93,6 +96,8 @@ private:
   size_t count_ = 0;
   std::vector<std::string> tokens_;
   std::vector<std::string> users_;
+  /// Per user, the session its tokens name (second column of the users file).
+  std::vector<std::string> sessions_;
   std::unique_ptr<token_minter> minter_;
 };
 
