@@ -9,6 +9,7 @@
 #include <new>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -51,6 +52,24 @@ const std::vector<std::pair<std::string, std::string>>& statement_definitions() 
     {"find_idempotency",
      "SELECT request_digest, status, response, " + to_us("created_at") +
      " FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND created_at >= " + from_us("$3")},
+    // Batched reads: one array per column, unnested server-side, so a whole
+    // reader batch costs one round trip. `ord` maps rows back to requests.
+    {"find_idempotency_many",
+     "SELECT q.ord, k.request_digest, k.status, k.response, " + to_us("k.created_at") +
+     " FROM unnest($1::uuid[], $2::text[], $3::bigint[]) WITH ORDINALITY AS q (user_id, key, since, ord)"
+     " JOIN idempotency_keys AS k ON k.user_id = q.user_id AND k.key = q.key"
+     " WHERE k.created_at >= " + from_us("q.since")},
+    {"activate_users",
+     "UPDATE users SET owner_epoch = owner_epoch + 1 WHERE id = ANY($1::uuid[])"
+     " RETURNING id, COALESCE(email, ''), COALESCE(phone, ''), " + to_us("created_at") +
+     ", available, reserved, ledger_seq, owner_epoch"},
+    {"recent_idempotency_many",
+     "SELECT q.ord, k.key, k.request_digest, k.status, k.response, " + to_us("k.created_at") +
+     " FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS q (user_id, since, lim, ord)"
+     " CROSS JOIN LATERAL (SELECT key, request_digest, status, response, created_at FROM idempotency_keys"
+     " WHERE user_id = q.user_id AND created_at >= " + from_us("q.since") +
+     " ORDER BY created_at DESC, key DESC LIMIT q.lim) AS k"
+     " ORDER BY q.ord, k.created_at DESC, k.key DESC"},
     {"delete_idempotency_before",
      "DELETE FROM idempotency_keys WHERE created_at < " + from_us("$1")},
     // The batch travels as one array per column and is unnested server-side:
@@ -543,6 +562,81 @@ session_row session_from(const pqxx::row& row) {
                      row[6].as<int64_t>(),     row[7].as<int64_t>()};
 }
 
+user_snapshot snapshot_from(const uuid& user, const pqxx::row& row, int first_column) {
+  user_snapshot snapshot;
+  snapshot.user.id = user;
+  snapshot.user.email = row[first_column].as<std::string>();
+  snapshot.user.phone = row[first_column + 1].as<std::string>();
+  snapshot.user.created_at = row[first_column + 2].as<int64_t>();
+  snapshot.bal.available = row[first_column + 3].as<int64_t>();
+  snapshot.bal.reserved = row[first_column + 4].as<int64_t>();
+  snapshot.ledger_seq = row[first_column + 5].as<int64_t>();
+  snapshot.owner_epoch = row[first_column + 6].as<int64_t>();
+  return snapshot;
+}
+
+/// Adds one stored record (key, digest, status, response, created_at from
+/// `first_column` on) unless the snapshot is full, which marks older keys.
+void add_recent(user_snapshot& snapshot, size_t recent_max, const pqxx::row& row, int first_column) {
+  if (snapshot.recent_idempotency.size() == recent_max) {
+    snapshot.older_idempotency_in_store = true;
+    return;
+  }
+  snapshot.recent_idempotency.push_back(idempotency_record{
+    snapshot.user.id, row[first_column].as<std::string>(), row[first_column + 1].as<std::string>(),
+    row[first_column + 2].as<int>(), bytes_from(row[first_column + 3]), row[first_column + 4].as<int64_t>()});
+}
+
+/// One activation inside `tx`: the epoch bump, then the newest keys.
+std::optional<user_snapshot> activate_one(pqxx::work& tx, const activation_request& request) {
+  auto id = to_string(request.user);
+  auto bumped = tx.exec_prepared("activate_user", id);
+  if (bumped.empty()) return std::nullopt;
+  std::optional<user_snapshot> snapshot{snapshot_from(request.user, bumped[0], 0)};
+  auto recent = tx.exec_prepared("recent_idempotency", id, request.idempotency_since,
+                                 limit_plus_one(request.recent_idempotency_max));
+  for (const auto& record : recent) {
+    add_recent(*snapshot, request.recent_idempotency_max, record, 0);
+    if (snapshot->older_idempotency_in_store) break;
+  }
+  return snapshot;
+}
+
+/// Activates requests [first, first + count) of distinct users inside `tx`
+/// with two statements: one epoch bump for all, one read of their keys.
+void activate_chunk(pqxx::work& tx, const std::vector<activation_request>& requests, size_t first,
+                    size_t count, std::vector<std::optional<user_snapshot>>& loaded) {
+  array_literal ids(count);
+  std::unordered_map<uuid, size_t> index_of;
+  for (size_t i = first; i < first + count; ++i) {
+    ids.add(requests[i].user);
+    index_of.emplace(requests[i].user, i);
+  }
+  auto bumped = tx.exec_prepared("activate_users", ids.finish());
+  if (bumped.empty()) return;
+  array_literal users(bumped.size()), since(bumped.size()), limits(bumped.size());
+  std::vector<size_t> found;  // request index of each bumped row, in query order
+  found.reserve(bumped.size());
+  for (const auto& row : bumped) {
+    auto user = uuid_from(row[0]);
+    auto at = index_of.find(user);
+    if (at == index_of.end()) throw store_error(store_fault::permanent, "postgres: activated an unasked user");
+    const auto& request = requests[at->second];
+    loaded[at->second] = snapshot_from(user, row, 1);
+    found.push_back(at->second);
+    users.add(user);
+    since.add(request.idempotency_since);
+    limits.add(limit_plus_one(request.recent_idempotency_max));
+  }
+  auto recent = tx.exec_prepared("recent_idempotency_many", users.finish(), since.finish(), limits.finish());
+  for (const auto& row : recent) {
+    auto ord = row[0].as<size_t>();  // 1-based into `found`
+    if (ord < 1 || ord > found.size()) throw store_error(store_fault::permanent, "postgres: key row out of range");
+    auto index = found[ord - 1];
+    add_recent(*loaded[index], requests[index].recent_idempotency_max, row, 1);
+  }
+}
+
 } // namespace
 
 struct postgres_store::session {
@@ -662,35 +756,35 @@ void postgres_store::create_user(const user_row& user) {
 std::optional<user_snapshot> postgres_store::activate_user(const uuid& user, size_t recent_idempotency_max,
                                                            timestamp_us idempotency_since) {
   try {
-    auto id = to_string(user);
     pqxx::work tx(connected().connection);
-    auto bumped = tx.exec_prepared("activate_user", id);
-    if (bumped.empty()) return std::nullopt;
-    std::optional<user_snapshot> snapshot{user_snapshot{}};
-    const auto& row = bumped[0];
-    snapshot->user.id = user;
-    snapshot->user.email = row[0].as<std::string>();
-    snapshot->user.phone = row[1].as<std::string>();
-    snapshot->user.created_at = row[2].as<int64_t>();
-    snapshot->bal.available = row[3].as<int64_t>();
-    snapshot->bal.reserved = row[4].as<int64_t>();
-    snapshot->ledger_seq = row[5].as<int64_t>();
-    snapshot->owner_epoch = row[6].as<int64_t>();
-    auto recent = tx.exec_prepared("recent_idempotency", id, idempotency_since,
-                                   limit_plus_one(recent_idempotency_max));
-    for (const auto& record : recent) {
-      if (snapshot->recent_idempotency.size() == recent_idempotency_max) {
-        snapshot->older_idempotency_in_store = true;
-        break;
-      }
-      snapshot->recent_idempotency.push_back(idempotency_record{
-        user, record[0].as<std::string>(), record[1].as<std::string>(), record[2].as<int>(),
-        bytes_from(record[3]), record[4].as<int64_t>()});
-    }
+    auto snapshot = activate_one(tx, {user, recent_idempotency_max, idempotency_since});
     tx.commit();
     return snapshot;
   } catch (...) {
     fail("activate_user");
+  }
+}
+
+std::vector<std::optional<user_snapshot>> postgres_store::activate_users(
+  const std::vector<activation_request>& requests) {
+  try {
+    std::vector<std::optional<user_snapshot>> loaded(requests.size());
+    if (requests.empty()) return loaded;
+    pqxx::work tx(connected().connection);
+    std::unordered_set<uuid> distinct;
+    for (const auto& request : requests) distinct.insert(request.user);
+    if (distinct.size() < requests.size()) {
+      // A user named twice must be bumped twice (two activations, two
+      // epochs); one UPDATE touches each row once, so go one at a time.
+      for (size_t i = 0; i < requests.size(); ++i) loaded[i] = activate_one(tx, requests[i]);
+      tx.commit();
+      return loaded;
+    }
+    in_chunks(requests.size(), [&](size_t first, size_t count) { activate_chunk(tx, requests, first, count, loaded); });
+    tx.commit();
+    return loaded;
+  } catch (...) {
+    fail("activate_users");
   }
 }
 
@@ -732,6 +826,34 @@ std::optional<idempotency_record> postgres_store::find_idempotency(const uuid& u
                               row[3].as<int64_t>()};
   } catch (...) {
     fail("find_idempotency");
+  }
+}
+
+std::vector<std::optional<idempotency_record>> postgres_store::find_idempotency_many(
+  const std::vector<idempotency_probe>& probes) {
+  try {
+    std::vector<std::optional<idempotency_record>> found(probes.size());
+    if (probes.empty()) return found;
+    pqxx::nontransaction tx(connected().connection);
+    in_chunks(probes.size(), [&](size_t first, size_t count) {
+      array_literal users(count), keys(count), since(count);
+      for (size_t i = first; i < first + count; ++i) {
+        users.add(probes[i].user);
+        keys.add_text(probes[i].key);
+        since.add(probes[i].since);
+      }
+      auto rows = tx.exec_prepared("find_idempotency_many", users.finish(), keys.finish(), since.finish());
+      for (const auto& row : rows) {
+        auto ord = row[0].as<size_t>();  // 1-based within this chunk
+        if (ord < 1 || ord > count) throw store_error(store_fault::permanent, "postgres: lookup row out of range");
+        const auto& probe = probes[first + ord - 1];
+        found[first + ord - 1] = idempotency_record{probe.user, probe.key, row[1].as<std::string>(),
+                                                    row[2].as<int>(), bytes_from(row[3]), row[4].as<int64_t>()};
+      }
+    });
+    return found;
+  } catch (...) {
+    fail("find_idempotency_many");
   }
 }
 

@@ -44,6 +44,10 @@ public:
   ledger_page read_ledger(const uuid& user, const ledger_query& query) override;
   std::optional<idempotency_record> find_idempotency(const uuid& user, const std::string& key,
                                                      timestamp_us since) override;
+  std::vector<std::optional<idempotency_record>> find_idempotency_many(
+    const std::vector<idempotency_probe>& probes) override;
+  std::vector<std::optional<user_snapshot>> activate_users(
+    const std::vector<activation_request>& requests) override;
   void commit(const write_batch& batch) override;
   size_t delete_idempotency_before(timestamp_us before) override;
   identity_snapshot activate_identity(const uuid& identity, identity_kind kind, const std::string& value,

@@ -1,6 +1,11 @@
 #include "persistence/reader.hpp"
 
+#include <algorithm>
+#include <cstddef>
+#include <iterator>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "caf/all.hpp"
 
@@ -16,41 +21,143 @@ using reader_pointer = reader_actor::stateful_pointer<reader_state>;
 /// Attempts per read: the first may find a connection broken while idle.
 constexpr int reader_attempts_max = 2;
 
-/// Logs a failed read once per outage and names the answer to give.
-caf::error report_failure(reader_state& st, const char* what, const store_error& e) {
+/// Logs a failed read once per outage.
+void report_failure(reader_state& st, const char* what, const store_error& e) {
   if (e.fault() == store_fault::transient && st.health->reachable.exchange(false))
     log_event(log_level::warn, "store unreachable", {{"during", std::string_view(what)},
                                                      {"error", std::string_view(e.what())}});
   else if (e.fault() != store_fault::transient)
     log_event(log_level::error, "store read failed", {{"during", std::string_view(what)},
                                                       {"error", std::string_view(e.what())}});
-  return caf::make_error(error_code::store_unavailable);
 }
 
+/// How a store call ended, after its retry.
+enum class read_outcome : uint8_t { ok, transient, permanent };
+
 /// Runs one store call; the store's view of reachability follows the outcome.
-/// Returns the error to answer with, or none.
 ///
 /// A transient failure is retried once at once: an idle connection is found
 /// broken only when used (e.g. after Postgres restarted), and the store
 /// reconnects on the next call. Every read here is safe to repeat (a repeated
 /// activation only bumps the owner epoch once more).
 template <class F>
-caf::error guarded(reader_pointer self, const char* what, F&& call) {
+read_outcome attempt(reader_pointer self, const char* what, F&& call) {
   auto& st = self->state;
   for (int attempt = 1;; ++attempt) {
     try {
       call(st.db.get());
       st.health->reachable.store(true);
-      return caf::none;
+      return read_outcome::ok;
     } catch (const store_error& e) {
       if (e.fault() == store_fault::transient && attempt < reader_attempts_max) continue;
-      return report_failure(st, what, e);
+      report_failure(st, what, e);
+      return e.fault() == store_fault::transient ? read_outcome::transient : read_outcome::permanent;
     } catch (const std::exception& e) {
       log_event(log_level::error, "store read failed", {{"during", std::string_view(what)},
                                                         {"error", std::string_view(e.what())}});
-      return caf::make_error(error_code::store_unavailable);
+      return read_outcome::permanent;
     }
   }
+}
+
+/// attempt(), as the error to answer with, or none.
+template <class F>
+caf::error guarded(reader_pointer self, const char* what, F&& call) {
+  if (attempt(self, what, std::forward<F>(call)) == read_outcome::ok) return caf::none;
+  return caf::make_error(error_code::store_unavailable);
+}
+
+/// Keeps exactly one flush in the mailbox while anything is queued.
+void schedule_flush(reader_pointer self) {
+  auto& st = self->state;
+  if (st.flush_outstanding || (st.activations.empty() && st.lookups.empty())) return;
+  st.flush_outstanding = true;
+  self->send(self, flush_atom_v);
+}
+
+bool queue_full(const reader_state& st) {
+  return st.activations.size() + st.lookups.size() >= reader_queue_max;
+}
+
+/// Moves up to `max` requests from the front of `queue`.
+template <class T>
+std::vector<T> take(std::deque<T>& queue, size_t max) {
+  auto count = std::min(queue.size(), max);
+  std::vector<T> taken(std::make_move_iterator(queue.begin()),
+                       std::make_move_iterator(queue.begin() + static_cast<std::ptrdiff_t>(count)));
+  queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(count));
+  return taken;
+}
+
+void answer(queued_activation& queued, std::optional<user_snapshot>& snapshot) {
+  if (snapshot)
+    queued.promise.deliver(std::move(*snapshot));
+  else
+    queued.promise.deliver(caf::make_error(error_code::user_not_found));
+}
+
+void answer(queued_lookup& queued, std::optional<idempotency_record>& record) {
+  queued.promise.deliver(idempotency_lookup{std::move(record)});
+}
+
+/// Serves one batch of `queue` with `batch_call` (one store call for all).
+/// If the batch fails for good (permanent), each request is tried alone
+/// with `single_call`, so a bad row fails only its own requester; after a
+/// transient failure (already retried once) every requester gets
+/// store_unavailable.
+template <class Queued, class Batch, class Single>
+void serve(reader_pointer self, std::deque<Queued>& queue, size_t batch_max, const char* what,
+           Batch batch_call, Single single_call) {
+  if (queue.empty()) return;
+  auto batch = take(queue, batch_max);
+  using answers = decltype(batch_call(std::declval<store&>(), batch));
+  answers found;
+  auto outcome = attempt(self, what, [&](store& db) { found = batch_call(db, batch); });
+  if (outcome == read_outcome::ok && found.size() == batch.size()) {
+    for (size_t i = 0; i < batch.size(); ++i) answer(batch[i], found[i]);
+    return;
+  }
+  if (outcome != read_outcome::transient && batch.size() > 1) {
+    for (auto& queued : batch) {
+      typename answers::value_type one;
+      if (attempt(self, what, [&](store& db) { one = single_call(db, queued); }) == read_outcome::ok)
+        answer(queued, one);
+      else
+        queued.promise.deliver(caf::make_error(error_code::store_unavailable));
+    }
+    return;
+  }
+  for (auto& queued : batch) queued.promise.deliver(caf::make_error(error_code::store_unavailable));
+}
+
+void serve_activations(reader_pointer self) {
+  serve(
+    self, self->state.activations, reader_activation_batch_max, "activate",
+    [](store& db, const std::vector<queued_activation>& batch) {
+      std::vector<activation_request> requests;
+      requests.reserve(batch.size());
+      for (const auto& queued : batch) requests.push_back(queued.request);
+      return db.activate_users(requests);
+    },
+    [](store& db, const queued_activation& queued) {
+      const auto& request = queued.request;
+      return db.activate_user(request.user, request.recent_idempotency_max, request.idempotency_since);
+    });
+}
+
+void serve_lookups(reader_pointer self) {
+  serve(
+    self, self->state.lookups, reader_lookup_batch_max, "idempotency lookup",
+    [](store& db, const std::vector<queued_lookup>& batch) {
+      std::vector<idempotency_probe> probes;
+      probes.reserve(batch.size());
+      for (const auto& queued : batch) probes.push_back(queued.probe);
+      return db.find_idempotency_many(probes);
+    },
+    [](store& db, const queued_lookup& queued) {
+      const auto& probe = queued.probe;
+      return db.find_idempotency(probe.user, probe.key, probe.since);
+    });
 }
 
 } // namespace
@@ -62,13 +169,13 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
   return {
     [self](load_atom, const uuid& id, uint64_t keys_max,
            timestamp_us since) -> caf::result<user_snapshot> {
-      std::optional<user_snapshot> snapshot;
-      if (auto err = guarded(self, "activate", [&](store& db) {
-            snapshot = db.activate_user(id, static_cast<size_t>(keys_max), since);
-          }))
-        return err;
-      if (!snapshot) return caf::make_error(error_code::user_not_found);
-      return std::move(*snapshot);
+      auto& st = self->state;
+      if (queue_full(st)) return caf::make_error(error_code::overloaded);
+      st.activations.push_back(queued_activation{
+        activation_request{id, static_cast<size_t>(keys_max), since},
+        self->make_response_promise<user_snapshot>()});
+      schedule_flush(self);
+      return st.activations.back().promise;
     },
     [self](ledger_atom, const uuid& id, const ledger_query& query, ledger_reply& done) {
       ledger_page page;
@@ -80,12 +187,12 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
     },
     [self](lookup_atom, const uuid& id, const std::string& key,
            timestamp_us since) -> caf::result<idempotency_lookup> {
-      idempotency_lookup found;
-      if (auto err = guarded(self, "idempotency lookup", [&](store& db) {
-            found.record = db.find_idempotency(id, key, since);
-          }))
-        return err;
-      return found;
+      auto& st = self->state;
+      if (queue_full(st)) return caf::make_error(error_code::overloaded);
+      st.lookups.push_back(
+        queued_lookup{idempotency_probe{id, key, since}, self->make_response_promise<idempotency_lookup>()});
+      schedule_flush(self);
+      return st.lookups.back().promise;
     },
     [self](load_identity_atom, const uuid& id, identity_kind kind, const std::string& value,
            timestamp_us now) -> caf::result<identity_snapshot> {
@@ -117,6 +224,15 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
                              [&](store& db) { found.token = db.find_refresh_token(token_hash); }))
         return err;
       return found;
+    },
+    [self](flush_atom) {
+      auto& st = self->state;
+      st.flush_outstanding = false;
+      // One batch of each kind per flush: other reads (ledger pages,
+      // sessions) queued meanwhile get their turn between batches.
+      serve_activations(self);
+      serve_lookups(self);
+      schedule_flush(self);
     },
   };
 }

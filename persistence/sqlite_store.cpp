@@ -268,11 +268,19 @@ void sqlite_store::execute(const std::string& sql) {
 }
 
 void sqlite_store::in_transaction(const std::function<void()>& body) {
-  // A failed ROLLBACK earlier could leave a transaction open; never nest.
-  if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   // IMMEDIATE takes the write lock up front: a deferred transaction that
   // upgrades later can fail with BUSY without waiting for busy_timeout.
-  execute("BEGIN IMMEDIATE");
+  run_transaction("BEGIN IMMEDIATE", body);
+}
+
+void sqlite_store::in_read_transaction(const std::function<void()>& body) {
+  run_transaction("BEGIN", body);
+}
+
+void sqlite_store::run_transaction(const char* begin, const std::function<void()>& body) {
+  // A failed ROLLBACK earlier could leave a transaction open; never nest.
+  if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  execute(begin);
   try {
     body();
     execute("COMMIT");
@@ -336,40 +344,60 @@ std::optional<user_snapshot> sqlite_store::activate_user(const uuid& user, size_
                                                          timestamp_us idempotency_since) {
   return guarded([&] {
     std::optional<user_snapshot> snapshot;
-    in_transaction([&] {
-      {
-        statement_use bump(db_, statement(
-          "UPDATE users SET owner_epoch = owner_epoch + 1 WHERE id = ?1"
-          " RETURNING email, phone, created_at, available, reserved, ledger_seq, owner_epoch"));
-        bump.bind(1, user);
-        if (!bump.step()) return;
-        snapshot.emplace();
-        snapshot->user.id = user;
-        snapshot->user.email = bump.text_at(0);
-        snapshot->user.phone = bump.text_at(1);
-        snapshot->user.created_at = bump.int64_at(2);
-        snapshot->bal.available = bump.int64_at(3);
-        snapshot->bal.reserved = bump.int64_at(4);
-        snapshot->ledger_seq = bump.int64_at(5);
-        snapshot->owner_epoch = bump.int64_at(6);
-        bump.run();  // RETURNING statements finish on the last step
-      }
-      statement_use recent(db_, statement(
-        "SELECT key, request_digest, status, response, created_at FROM idempotency_keys"
-        " WHERE user_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC, key DESC LIMIT ?3"));
-      recent.bind(1, user).bind(2, idempotency_since).bind(3, limit_plus_one(recent_idempotency_max));
-      while (recent.step()) {
-        if (snapshot->recent_idempotency.size() == recent_idempotency_max) {
-          snapshot->older_idempotency_in_store = true;
-          break;
-        }
-        snapshot->recent_idempotency.push_back(idempotency_record{
-          user, recent.text_at(0), recent.text_at(1), static_cast<int>(recent.int64_at(2)),
-          recent.blob_at(3), recent.int64_at(4)});
-      }
-    });
+    in_transaction([&] { snapshot = activate_locked({user, recent_idempotency_max, idempotency_since}); });
     return snapshot;
   });
+}
+
+std::vector<std::optional<user_snapshot>> sqlite_store::activate_users(
+  const std::vector<activation_request>& requests) {
+  return guarded([&] {
+    std::vector<std::optional<user_snapshot>> loaded;
+    loaded.reserve(requests.size());
+    if (requests.empty()) return loaded;
+    // One write lock and one commit (one fsync) for the whole batch.
+    in_transaction([&] {
+      loaded.clear();
+      for (const auto& request : requests) loaded.push_back(activate_locked(request));
+    });
+    return loaded;
+  });
+}
+
+std::optional<user_snapshot> sqlite_store::activate_locked(const activation_request& request) {
+  const auto& user = request.user;
+  std::optional<user_snapshot> snapshot;
+  {
+    statement_use bump(db_, statement(
+      "UPDATE users SET owner_epoch = owner_epoch + 1 WHERE id = ?1"
+      " RETURNING email, phone, created_at, available, reserved, ledger_seq, owner_epoch"));
+    bump.bind(1, user);
+    if (!bump.step()) return snapshot;
+    snapshot.emplace();
+    snapshot->user.id = user;
+    snapshot->user.email = bump.text_at(0);
+    snapshot->user.phone = bump.text_at(1);
+    snapshot->user.created_at = bump.int64_at(2);
+    snapshot->bal.available = bump.int64_at(3);
+    snapshot->bal.reserved = bump.int64_at(4);
+    snapshot->ledger_seq = bump.int64_at(5);
+    snapshot->owner_epoch = bump.int64_at(6);
+    bump.run();  // RETURNING statements finish on the last step
+  }
+  statement_use recent(db_, statement(
+    "SELECT key, request_digest, status, response, created_at FROM idempotency_keys"
+    " WHERE user_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC, key DESC LIMIT ?3"));
+  recent.bind(1, user).bind(2, request.idempotency_since).bind(3, limit_plus_one(request.recent_idempotency_max));
+  while (recent.step()) {
+    if (snapshot->recent_idempotency.size() == request.recent_idempotency_max) {
+      snapshot->older_idempotency_in_store = true;
+      break;
+    }
+    snapshot->recent_idempotency.push_back(idempotency_record{
+      user, recent.text_at(0), recent.text_at(1), static_cast<int>(recent.int64_at(2)),
+      recent.blob_at(3), recent.int64_at(4)});
+  }
+  return snapshot;
 }
 
 ledger_page sqlite_store::read_ledger(const uuid& user, const ledger_query& query) {
@@ -400,18 +428,36 @@ ledger_page sqlite_store::read_ledger(const uuid& user, const ledger_query& quer
 
 std::optional<idempotency_record> sqlite_store::find_idempotency(const uuid& user, const std::string& key,
                                                                  timestamp_us since) {
+  return guarded([&] { return find_idempotency_unguarded({user, key, since}); });
+}
+
+std::vector<std::optional<idempotency_record>> sqlite_store::find_idempotency_many(
+  const std::vector<idempotency_probe>& probes) {
   return guarded([&] {
-    std::optional<idempotency_record> found;
-    statement_use use(db_, statement(
-      "SELECT request_digest, status, response, created_at FROM idempotency_keys"
-      " WHERE user_id = ?1 AND key = ?2 AND created_at >= ?3"));
-    use.bind(1, user).bind(2, key).bind(3, since);
-    if (use.step()) {
-      found = idempotency_record{user, key, use.text_at(0), static_cast<int>(use.int64_at(1)),
-                                 use.blob_at(2), use.int64_at(3)};
-    }
+    std::vector<std::optional<idempotency_record>> found;
+    found.reserve(probes.size());
+    if (probes.empty()) return found;
+    // SQLite is in-process: a loop over the cached statement costs no round
+    // trips; the read transaction takes the WAL snapshot once, not per probe.
+    in_read_transaction([&] {
+      found.clear();
+      for (const auto& probe : probes) found.push_back(find_idempotency_unguarded(probe));
+    });
     return found;
   });
+}
+
+std::optional<idempotency_record> sqlite_store::find_idempotency_unguarded(const idempotency_probe& probe) {
+  std::optional<idempotency_record> found;
+  statement_use use(db_, statement(
+    "SELECT request_digest, status, response, created_at FROM idempotency_keys"
+    " WHERE user_id = ?1 AND key = ?2 AND created_at >= ?3"));
+  use.bind(1, probe.user).bind(2, probe.key).bind(3, probe.since);
+  if (use.step()) {
+    found = idempotency_record{probe.user, probe.key, use.text_at(0), static_cast<int>(use.int64_at(1)),
+                               use.blob_at(2), use.int64_at(3)};
+  }
+  return found;
 }
 
 void sqlite_store::insert_ledger(const write_batch& batch) {

@@ -53,6 +53,10 @@ public:
   ledger_page read_ledger(const uuid& user, const ledger_query& query) override;
   std::optional<idempotency_record> find_idempotency(const uuid& user, const std::string& key,
                                                      timestamp_us since) override;
+  std::vector<std::optional<idempotency_record>> find_idempotency_many(
+    const std::vector<idempotency_probe>& probes) override;
+  std::vector<std::optional<user_snapshot>> activate_users(
+    const std::vector<activation_request>& requests) override;
   void commit(const write_batch& batch) override;
   size_t delete_idempotency_before(timestamp_us before) override;
   identity_snapshot activate_identity(const uuid& identity, identity_kind kind, const std::string& value,
@@ -74,6 +78,16 @@ private:
   void execute(const std::string& sql);
   /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it throws.
   void in_transaction(const std::function<void()>& body);
+  /// Runs `body` inside a deferred (read) BEGIN ... COMMIT: one snapshot
+  /// for several reads, without the write lock.
+  void in_read_transaction(const std::function<void()>& body);
+  /// Runs `body` between `begin` and COMMIT; ROLLBACK and rethrow on failure.
+  void run_transaction(const char* begin, const std::function<void()>& body);
+  /// The epoch bump and reads of one activation; the caller holds the
+  /// transaction.
+  std::optional<user_snapshot> activate_locked(const activation_request& request);
+  /// One idempotency lookup; no transaction of its own.
+  std::optional<idempotency_record> find_idempotency_unguarded(const idempotency_probe& probe);
   void insert_user(const user_row& user);
   void insert_ledger(const write_batch& batch);
   void insert_idempotency(const write_batch& batch);

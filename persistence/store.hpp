@@ -6,14 +6,33 @@
 // only detached actors (own threads) call them, never a CAF worker.
 //
 // libpqxx and SQLite exceptions never escape: they become store_error.
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "protocols/records.hpp"
 
 namespace tally {
+
+/// One idempotency lookup of a batch (store::find_idempotency_many).
+struct idempotency_probe {
+  uuid user{};
+  std::string key;
+  /// Only records created at or after this count.
+  timestamp_us since = 0;
+};
+
+/// One user activation of a batch (store::activate_users).
+struct activation_request {
+  uuid user{};
+  /// Newest idempotency records to load at most.
+  size_t recent_idempotency_max = 0;
+  /// Only idempotency records created at or after this are loaded.
+  timestamp_us idempotency_since = 0;
+};
 
 /// How a store operation failed, which decides what the writer does next.
 enum class store_fault : uint8_t {
@@ -61,6 +80,30 @@ public:
   /// One stored idempotency record, if present and created after `since`.
   virtual std::optional<idempotency_record> find_idempotency(const uuid& user, const std::string& key,
                                                              timestamp_us since) = 0;
+
+  /// find_idempotency for every probe in as few round trips as the store
+  /// allows; answer i belongs to probe i. Fails as a whole (store_error).
+  /// The default asks one probe at a time.
+  virtual std::vector<std::optional<idempotency_record>> find_idempotency_many(
+    const std::vector<idempotency_probe>& probes) {
+    std::vector<std::optional<idempotency_record>> found;
+    found.reserve(probes.size());
+    for (const auto& probe : probes) found.push_back(find_idempotency(probe.user, probe.key, probe.since));
+    return found;
+  }
+
+  /// activate_user for every request, in one transaction: every epoch is
+  /// bumped, or none. Answer i belongs to request i (nullopt = no such user).
+  /// A user named twice is bumped twice, like two activate_user calls. The
+  /// default activates one user at a time (not atomic as a whole).
+  virtual std::vector<std::optional<user_snapshot>> activate_users(
+    const std::vector<activation_request>& requests) {
+    std::vector<std::optional<user_snapshot>> loaded;
+    loaded.reserve(requests.size());
+    for (const auto& request : requests)
+      loaded.push_back(activate_user(request.user, request.recent_idempotency_max, request.idempotency_since));
+    return loaded;
+  }
 
   /// Commits the whole batch in one transaction, or nothing. Balance writes
   /// are conditional on owner_epoch: a mismatch throws store_error(fenced).

@@ -214,7 +214,9 @@ using reader_actor = caf::typed_actor<
   // A session of (user, session), revoked and expired ones too.
   caf::replies_to<find_session_atom, uuid, uuid>::with<session_lookup>,
   // A refresh token ever issued, by hash.
-  caf::replies_to<find_refresh_atom, std::string>::with<refresh_token_lookup>>;
+  caf::replies_to<find_refresh_atom, std::string>::with<refresh_token_lookup>,
+  // (self) Serve the queued loads and lookups with as few store calls as possible.
+  caf::reacts_to<flush_atom>>;
 
 /// One shard of the per-client-IP limiter (actors/ip_limiter.hpp).
 using ip_limiter_actor = caf::typed_actor<

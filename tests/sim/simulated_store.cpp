@@ -40,6 +40,38 @@ void simulated_database::set_reachable(bool reachable) {
   reachable_ = reachable;
 }
 
+void simulated_database::fail_next_reads(size_t count, store_fault fault) {
+  lock guard(mutex_);
+  fail_next_reads_ = count;
+  fail_next_reads_fault_ = fault;
+}
+
+void simulated_database::fail_reads_touching(const uuid& user, store_fault fault) {
+  lock guard(mutex_);
+  failing_read_users_[user] = fault;
+}
+
+void simulated_database::clear_read_failures() {
+  lock guard(mutex_);
+  fail_next_reads_ = 0;
+  failing_read_users_.clear();
+}
+
+size_t simulated_database::activation_calls() const {
+  lock guard(mutex_);
+  return activation_calls_;
+}
+
+size_t simulated_database::lookup_calls() const {
+  lock guard(mutex_);
+  return lookup_calls_;
+}
+
+size_t simulated_database::lookup_probes() const {
+  lock guard(mutex_);
+  return lookup_probes_;
+}
+
 void simulated_database::fail_commits_touching(const uuid& user, store_fault fault) {
   lock guard(mutex_);
   failing_users_[user] = fault;
@@ -169,6 +201,28 @@ std::optional<user_snapshot> simulated_database::activate_user(const uuid& id, s
                                                                timestamp_us since) {
   lock guard(mutex_);
   check_reachable_locked();
+  ++activation_calls_;
+  check_read_locked({id});
+  return activate_locked({id, recent_max, since});
+}
+
+std::vector<std::optional<user_snapshot>> simulated_database::activate_users(
+  const std::vector<activation_request>& requests) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  ++activation_calls_;
+  std::vector<uuid> ids;
+  for (const auto& request : requests) ids.push_back(request.user);
+  check_read_locked(ids);  // before any bump: all or nothing
+  std::vector<std::optional<user_snapshot>> loaded;
+  for (const auto& request : requests) loaded.push_back(activate_locked(request));
+  return loaded;
+}
+
+std::optional<user_snapshot> simulated_database::activate_locked(const activation_request& request) {
+  const auto& id = request.user;
+  auto recent_max = request.recent_idempotency_max;
+  auto since = request.idempotency_since;
   auto found = users_.find(id);
   if (found == users_.end()) return std::nullopt;
   ++activations_;
@@ -219,14 +273,45 @@ ledger_page simulated_database::read_ledger(const uuid& id, const ledger_query& 
 
 std::optional<idempotency_record> simulated_database::find_idempotency(const uuid& id,
                                                                        const std::string& key,
-                                                                       timestamp_us since) const {
+                                                                       timestamp_us since) {
   lock guard(mutex_);
   check_reachable_locked();
-  auto found = users_.find(id);
+  ++lookup_calls_;
+  ++lookup_probes_;
+  check_read_locked({id});
+  return find_locked({id, key, since});
+}
+
+std::vector<std::optional<idempotency_record>> simulated_database::find_idempotency_many(
+  const std::vector<idempotency_probe>& probes) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  ++lookup_calls_;
+  lookup_probes_ += probes.size();
+  std::vector<uuid> ids;
+  for (const auto& probe : probes) ids.push_back(probe.user);
+  check_read_locked(ids);
+  std::vector<std::optional<idempotency_record>> found;
+  for (const auto& probe : probes) found.push_back(find_locked(probe));
+  return found;
+}
+
+std::optional<idempotency_record> simulated_database::find_locked(const idempotency_probe& probe) const {
+  auto found = users_.find(probe.user);
   if (found == users_.end()) return std::nullopt;
-  auto record = found->second.keys.find(key);
-  if (record == found->second.keys.end() || record->second.created_at < since) return std::nullopt;
+  auto record = found->second.keys.find(probe.key);
+  if (record == found->second.keys.end() || record->second.created_at < probe.since) return std::nullopt;
   return record->second;
+}
+
+void simulated_database::check_read_locked(const std::vector<uuid>& users) {
+  if (fail_next_reads_ > 0) {
+    --fail_next_reads_;
+    fail(fail_next_reads_fault_, "injected read failure");
+  }
+  for (const auto& id : users)
+    if (auto failing = failing_read_users_.find(id); failing != failing_read_users_.end())
+      fail(failing->second, "injected read failure of a user");
 }
 
 void simulated_database::commit(const write_batch& batch) {

@@ -45,6 +45,14 @@ public:
   void fail_commits_touching(const uuid& user, store_fault fault);
   /// Undoes fail_commits_touching.
   void clear_commit_failures();
+  /// The next `count` user activations and idempotency lookups (store
+  /// calls, single or batched) throw store_error(fault) without applying.
+  void fail_next_reads(size_t count, store_fault fault);
+  /// Every activation or lookup call naming `user` throws store_error(fault)
+  /// (a batched call fails as a whole, like a bad row in a real store).
+  void fail_reads_touching(const uuid& user, store_fault fault);
+  /// Undoes fail_next_reads and fail_reads_touching.
+  void clear_read_failures();
   /// Moves a user's owner epoch on, as another node's activation would.
   void bump_epoch(const uuid& user);
 
@@ -80,7 +88,14 @@ public:
   size_t ledger_rows() const;
   /// Record counts of the successful batches, in commit order.
   std::vector<size_t> batch_sizes() const;
+  /// Users activated (an epoch bump each).
   size_t activations() const;
+  /// activate_user / activate_users calls of any outcome (store round trips).
+  size_t activation_calls() const;
+  /// find_idempotency / find_idempotency_many calls of any outcome.
+  size_t lookup_calls() const;
+  /// Probes asked by those calls.
+  size_t lookup_probes() const;
   size_t sweeps() const;
 
   // -- inspection: auth ----------------------------------------------------------
@@ -110,7 +125,11 @@ public:
   std::optional<user_snapshot> activate_user(const uuid& user, size_t recent_max, timestamp_us since);
   ledger_page read_ledger(const uuid& user, const ledger_query& query) const;
   std::optional<idempotency_record> find_idempotency(const uuid& user, const std::string& key,
-                                                     timestamp_us since) const;
+                                                     timestamp_us since);
+  /// All or nothing, like one transaction.
+  std::vector<std::optional<user_snapshot>> activate_users(const std::vector<activation_request>& requests);
+  std::vector<std::optional<idempotency_record>> find_idempotency_many(
+    const std::vector<idempotency_probe>& probes);
   void commit(const write_batch& batch);
   size_t delete_idempotency_before(timestamp_us before);
   identity_snapshot activate_identity(const uuid& identity, identity_kind kind,
@@ -136,6 +155,10 @@ private:
   };
 
   void check_reachable_locked() const;
+  /// Counts one read call of `kind` and throws what the injection asks for.
+  void check_read_locked(const std::vector<uuid>& users);
+  std::optional<user_snapshot> activate_locked(const activation_request& request);
+  std::optional<idempotency_record> find_locked(const idempotency_probe& probe) const;
   /// Validates the auth part of a batch (throws like commit); applied later.
   void check_auth_locked(const write_batch& batch) const;
   void apply_auth_locked(const write_batch& batch);
@@ -154,6 +177,12 @@ private:
   size_t ledger_rows_ = 0;
   std::vector<size_t> batch_sizes_;
   size_t activations_ = 0;
+  size_t activation_calls_ = 0;
+  size_t lookup_calls_ = 0;
+  size_t lookup_probes_ = 0;
+  size_t fail_next_reads_ = 0;
+  store_fault fail_next_reads_fault_ = store_fault::transient;
+  std::map<uuid, store_fault> failing_read_users_;
   size_t sweeps_ = 0;
   uint64_t keys_inserted_ = 0;
   sabotage sabotage_ = sabotage::none;
@@ -189,6 +218,14 @@ public:
   std::optional<idempotency_record> find_idempotency(const uuid& user, const std::string& key,
                                                      timestamp_us since) override {
     return db_->find_idempotency(user, key, since);
+  }
+  std::vector<std::optional<idempotency_record>> find_idempotency_many(
+    const std::vector<idempotency_probe>& probes) override {
+    return db_->find_idempotency_many(probes);
+  }
+  std::vector<std::optional<user_snapshot>> activate_users(
+    const std::vector<activation_request>& requests) override {
+    return db_->activate_users(requests);
   }
   void commit(const write_batch& batch) override { db_->commit(batch); }
   size_t delete_idempotency_before(timestamp_us before) override {
