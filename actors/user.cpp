@@ -13,6 +13,25 @@
 
 namespace tally {
 
+void user_profile::assign(const user_row& row) {
+  id_ = row.id;
+  created_at_ = row.created_at;
+  email_size_ = static_cast<uint32_t>(row.email.size());
+  phone_size_ = static_cast<uint32_t>(row.phone.size());
+  contact_.reset();
+  size_t total = row.email.size() + row.phone.size();
+  if (total == 0) return;
+  contact_ = std::make_unique<char[]>(total);
+  std::memcpy(contact_.get(), row.email.data(), row.email.size());
+  std::memcpy(contact_.get() + row.email.size(), row.phone.data(), row.phone.size());
+}
+
+user_view user_profile::view() const {
+  if (!contact_) return {id_, {}, {}, created_at_};
+  return {id_, std::string(contact_.get(), email_size_),
+          std::string(contact_.get() + email_size_, phone_size_), created_at_};
+}
+
 namespace user_detail {
 
 failure retire_failure(const user_state& st) {
@@ -173,7 +192,7 @@ void on_loaded(user_pointer self, user_snapshot& snapshot) {
   st.committed = snapshot.bal;
   st.ledger_seq = snapshot.ledger_seq;
   st.older_keys_in_store = snapshot.older_idempotency_in_store;
-  st.profile = std::move(snapshot.user);
+  st.profile.assign(snapshot.user);
   if (!snapshot.recent_idempotency.empty()) {
     auto& keys = keys_of(st);
     // The store gives newest first; the cache evicts oldest first.

@@ -47,8 +47,7 @@ failure for_refresh(failure why) {
 }
 
 session_cache& sessions_of(user_state& st) {
-  if (!st.sessions) st.sessions = std::make_unique<session_cache>(sessions_cached_max);
-  return *st.sessions;
+  return st.sessions;
 }
 
 timestamp_us now_of(const user_state& st) {
@@ -56,7 +55,7 @@ timestamp_us now_of(const user_state& st) {
 }
 
 user_view view_of(const user_state& st) {
-  return {st.profile.id, st.profile.email, st.profile.phone, st.profile.created_at};
+  return st.profile.view();
 }
 
 /// The unchanged balance, so that a session write is fenced like every
@@ -83,11 +82,10 @@ void load_session(user_pointer self, const uuid& session) {
         if (entry == nullptr) return;
         entry->loading = false;
         if (found.session)
-          entry->row = std::move(*found.session);
+          entry->row.assign(*found.session);
         else
           entry->missing = true;
-        auto waiting = std::move(entry->waiting);
-        entry->waiting.clear();
+        auto waiting = entry->take_waiting();
         for (auto& command : waiting) command(nullptr);
       },
       [self, session](caf::error&) {
@@ -98,9 +96,9 @@ void load_session(user_pointer self, const uuid& session) {
           return;
         }
         // Forgotten, so the next command asks the store again.
-        std::vector<std::function<void(const failure*)>> waiting;
-        if (auto* entry = sessions_of(st).find(session)) waiting = std::move(entry->waiting);
-        st.sessions->erase(session);
+        session_entry::waiting_list waiting;
+        if (auto* entry = sessions_of(st).find(session)) waiting = entry->take_waiting();
+        st.sessions.erase(session);
         auto why = store_unavailable();
         for (auto& command : waiting) command(&why);
       });
@@ -123,7 +121,7 @@ void with_loaded_session(user_pointer self, const uuid& session,
     load_session(self, session);
   }
   if (entry->loading) {
-    entry->waiting.push_back(
+    entry->wait(
       [self, session, run = std::move(run), refuse = std::move(refuse)](const failure* why) mutable {
         if (why != nullptr)
           refuse(*why);
@@ -170,8 +168,8 @@ void rotate_session(user_pointer self, session_entry& entry, const request_origi
                     const char* detail, grant_reply done) {
   auto& st = self->state;
   auto now = now_of(st);
-  auto token = make_refresh_token(st.id, entry.row.id);
-  auto row = entry.row;
+  auto token = make_refresh_token(st.id, entry.row.id());
+  auto row = entry.row.row();
   row.previous_refresh_hash = row.refresh_hash;
   row.refresh_hash = sha256_hex(token);
   row.rotated_at = now;
@@ -180,8 +178,8 @@ void rotate_session(user_pointer self, session_entry& entry, const request_origi
   records.sessions.push_back(row);
   records.refresh_tokens.push_back(refresh_token_row{row.refresh_hash, row.id, st.id, now});
   records.audit.push_back(make_audit(now, audit_event::refreshed, origin, st.id, row.id, detail));
-  entry.row = row;
-  entry.current_token = token;
+  entry.row.assign(row);
+  entry.current_token = std::make_unique<std::string>(token);
   session_grant grant{row.id, std::move(token), view_of(st)};
   write_session_change(
     self, entry, std::move(records), [done, grant] { done(grant); },
@@ -195,11 +193,13 @@ void revoke_session(user_pointer self, session_entry& entry, const request_origi
                     std::function<void(const failure&)> fail) {
   auto& st = self->state;
   auto now = now_of(st);
-  entry.row.revoked_at = now;
-  entry.current_token.clear();
+  auto row = entry.row.row();
+  row.revoked_at = now;
+  entry.row.assign(row);
+  entry.current_token.reset();
   write_batch records;
-  records.sessions.push_back(entry.row);
-  records.audit.push_back(make_audit(now, event, origin, st.id, entry.row.id, {}));
+  records.audit.push_back(make_audit(now, event, origin, st.id, row.id, {}));
+  records.sessions.push_back(std::move(row));
   write_session_change(self, entry, std::move(records), std::move(deliver), std::move(fail));
 }
 
@@ -254,7 +254,7 @@ void check_older_token(user_pointer self, const uuid& session, const std::string
           self, session,
           [self, origin, done](session_entry& entry) {
             auto& st = self->state;
-            if (entry.missing || !session_usable(entry.row, st.id, now_of(st))) {
+            if (entry.missing || !session_usable(entry.row.without_hashes(), st.id, now_of(st))) {
               done(session_revoked());
               return;
             }
@@ -282,7 +282,7 @@ void with_session(user_pointer self, const uuid& session, std::function<void(ses
     self, session,
     [self, run = std::move(run), refuse](session_entry& entry) {
       auto& st = self->state;
-      if (entry.missing || !session_usable(entry.row, st.id, now_of(st))) {
+      if (entry.missing || !session_usable(entry.row.without_hashes(), st.id, now_of(st))) {
         refuse(session_revoked());
         return;
       }
@@ -318,8 +318,8 @@ void open_session(user_pointer self, const std::string& method, const request_or
     make_audit(now, audit_event::login_succeeded, origin, st.id, row.id, method));
   auto& entry = sessions_of(st).add(row.id, st.committed_token);
   entry.loading = false;
-  entry.row = row;
-  entry.current_token = token;
+  entry.row.assign(row);
+  entry.current_token = std::make_unique<std::string>(token);
   session_grant grant{row.id, std::move(token), view_of(st)};
   write_session_change(
     self, entry, std::move(records), [done, grant] { done(grant); },
@@ -345,11 +345,11 @@ void refresh(user_pointer self, const uuid& session, const std::string& token,
                         done);
         return;
       }
-      if (!session_usable(entry.row, st.id, now)) {
+      if (!session_usable(entry.row.without_hashes(), st.id, now)) {
         done(session_revoked());
         return;
       }
-      auto verdict = classify_refresh(entry.row, hash, now,
+      auto verdict = classify_refresh(entry.row.row(), hash, now,
                                       std::chrono::microseconds(micros(st.context->auth.refresh_grace)));
       if (verdict == refresh_verdict::reused) {
         if (auto refused = refuse_write(st))
@@ -371,7 +371,7 @@ void refresh(user_pointer self, const uuid& session, const std::string& token,
           rotate_session(self, entry, origin, "rotated", done);
           return;
         case refresh_verdict::grace: {
-          if (entry.current_token.empty()) {
+          if (!entry.current_token || entry.current_token->empty()) {
             // Issued before a restart or passivation: its plaintext is gone,
             // so the grace answer is a fresh rotation.
             rotate_session(self, entry, origin, "grace_rotated", done);
@@ -379,10 +379,10 @@ void refresh(user_pointer self, const uuid& session, const std::string& token,
           }
           // The current token again, once an audit row commits: that also
           // orders the answer after the rotation that issued the token.
-          session_grant grant{entry.row.id, entry.current_token, view_of(st)};
+          session_grant grant{entry.row.id(), *entry.current_token, view_of(st)};
           write_batch records;
           records.audit.push_back(
-            make_audit(now, audit_event::refreshed, origin, st.id, entry.row.id, "grace"));
+            make_audit(now, audit_event::refreshed, origin, st.id, entry.row.id(), "grace"));
           write_session_change(
             self, entry, std::move(records), [done, grant] { done(grant); },
             [done](const failure& why) { done(why); });
@@ -420,9 +420,8 @@ void me(user_pointer self, const uuid& session, me_reply done) {
 
 void drop_sessions(user_pointer self) {
   auto& st = self->state;
-  if (!st.sessions) return;
-  auto waiting = st.sessions->take_all_waiting();
-  st.sessions.reset();
+  auto waiting = st.sessions.take_all_waiting();
+  st.sessions.clear();
   auto why = retire_failure(st);
   for (auto& command : waiting) command(&why);
 }
