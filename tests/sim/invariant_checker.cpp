@@ -330,16 +330,27 @@ void invariant_checker::check_error(const uuid& user, const std::string& key, co
   }
 }
 
+template <class Result>
+bool invariant_checker::check_reply_start(const uuid& user, const std::string& key, const op_body& body,
+                                          bool committed_when_sent,
+                                          const outcome<mutation_reply<Result>>& answer) {
+  if (violation_) return false;
+  if (committed_when_sent)
+    check_committed_key(user, key, body, answer.ok() && answer.value().replayed,
+                        answer.ok() ? nullptr : &answer.error());
+  if (violation_) return false;
+  if (!answer.ok()) {
+    check_error(user, key, body, answer.error());
+    return false;
+  }
+  return true;
+}
+
 void invariant_checker::on_charge_reply(const simulated_database& db, const uuid& user,
                                         const std::string& key, const op_body& body,
                                         bool committed_when_sent,
                                         const outcome<mutation_reply<charge_result>>& answer) {
-  if (violation_) return;
-  if (committed_when_sent)
-    check_committed_key(user, key, body, answer.ok() && answer.value().replayed,
-                        answer.ok() ? nullptr : &answer.error());
-  if (violation_) return;
-  if (!answer.ok()) return check_error(user, key, body, answer.error());
+  if (!check_reply_start(user, key, body, committed_when_sent, answer)) return;
   const auto& reply = answer.value();
   if (reply.result.amount != body.amount)
     return fail("charge of key '" + key + "' answered amount " + std::to_string(reply.result.amount)
@@ -365,12 +376,7 @@ void invariant_checker::on_credit_reply(const simulated_database& db, const uuid
                                         const std::string& key, const op_body& body,
                                         bool committed_when_sent,
                                         const outcome<mutation_reply<credit_result>>& answer) {
-  if (violation_) return;
-  if (committed_when_sent)
-    check_committed_key(user, key, body, answer.ok() && answer.value().replayed,
-                        answer.ok() ? nullptr : &answer.error());
-  if (violation_) return;
-  if (!answer.ok()) return check_error(user, key, body, answer.error());
+  if (!check_reply_start(user, key, body, committed_when_sent, answer)) return;
   const auto& reply = answer.value();
   if (reply.result.available < 0 || reply.result.reserved < 0)
     return fail("credit of key '" + key + "' answered a negative balance");

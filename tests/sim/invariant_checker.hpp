@@ -167,6 +167,11 @@ private:
                            bool replayed, const failure* why);
   void check_acknowledged(const simulated_database& db, const uuid& user, const std::string& key,
                           const op_body& body, bool replayed, const std::string& response);
+  /// What every mutation reply is checked for first (the committed key's
+  /// replay rule, then refusals). True if the reply is a success still to check.
+  template <class Result>
+  bool check_reply_start(const uuid& user, const std::string& key, const op_body& body,
+                         bool committed_when_sent, const outcome<mutation_reply<Result>>& answer);
 
   checker_rules rules_;
   std::optional<std::string> violation_;
