@@ -4,8 +4,7 @@
 
 #include <prometheus/counter.h>
 
-#include "caf/send.hpp"
-
+#include "actors/dispatch.hpp"
 #include "protocols/auth_tokens.hpp"
 #include "protocols/metrics.hpp"
 
@@ -49,32 +48,32 @@ caf_gateway::caf_gateway(registry_actor registry, const store_health& health,
 
 void caf_gateway::get_balance(const caller& who, reply<balance> done) {
   if (closed()) return done(shutting_down());
-  caf::anon_send(registry_, balance_atom_v, who, std::move(done));
+  dispatch(registry_, who.user, balance_request{who.session}, std::move(done));
 }
 
 void caf_gateway::get_ledger(const caller& who, ledger_query query, reply<ledger_page> done) {
   if (closed()) return done(shutting_down());
-  caf::anon_send(registry_, ledger_atom_v, who, std::move(query), std::move(done));
+  dispatch(registry_, who.user, ledger_request{who.session, std::move(query)}, std::move(done));
 }
 
 void caf_gateway::charge(const caller& who, charge_command command,
                          reply<mutation_reply<charge_result>> done) {
   if (closed()) return done(shutting_down());
-  caf::anon_send(registry_, charge_atom_v, who, std::move(command), std::move(done));
+  dispatch(registry_, who.user, charge_request{who.session, std::move(command)}, std::move(done));
 }
 
 void caf_gateway::credit(const uuid& user, credit_command command,
                          reply<mutation_reply<credit_result>> done) {
   if (closed()) return done(shutting_down());
-  caf::anon_send(registry_, credit_atom_v, user, std::move(command), std::move(done));
+  dispatch(registry_, user, credit_request{std::move(command)}, std::move(done));
 }
 
 void caf_gateway::request_magic_link(std::string email, request_origin origin,
                                      reply<login_challenge> done) {
   if (closed()) return done(shutting_down());
   auto identity = identity_id(identity_kind::email, email);
-  caf::anon_send(registry_, magic_link_atom_v, identity, std::move(email), std::move(origin),
-                 counting_rejections(rejected_magic_link_, std::move(done)));
+  dispatch(registry_, identity, magic_link_request{std::move(email), std::move(origin)},
+           counting_rejections(rejected_magic_link_, std::move(done)));
 }
 
 void caf_gateway::verify_magic_link(std::string token, request_origin origin,
@@ -82,24 +81,25 @@ void caf_gateway::verify_magic_link(std::string token, request_origin origin,
   if (closed()) return done(shutting_down());
   auto identity = magic_token_identity(token);
   if (!identity) return done(invalid_token());
-  caf::anon_send(registry_, verify_link_atom_v, *identity, std::move(token), std::move(origin),
-                 std::move(done));
+  dispatch(registry_, *identity, verify_link_request{std::move(token), std::move(origin)},
+           std::move(done));
 }
 
 void caf_gateway::request_code(std::string phone, request_origin origin,
                                reply<login_challenge> done) {
   if (closed()) return done(shutting_down());
   auto identity = identity_id(identity_kind::phone, phone);
-  caf::anon_send(registry_, code_atom_v, identity, std::move(phone), std::move(origin),
-                 counting_rejections(rejected_code_, std::move(done)));
+  dispatch(registry_, identity, code_request{std::move(phone), std::move(origin)},
+           counting_rejections(rejected_code_, std::move(done)));
 }
 
 void caf_gateway::verify_code(std::string phone, std::string code, request_origin origin,
                               reply<session_grant> done) {
   if (closed()) return done(shutting_down());
   auto identity = identity_id(identity_kind::phone, phone);
-  caf::anon_send(registry_, verify_code_atom_v, identity, std::move(phone), std::move(code),
-                 std::move(origin), counting_rejections(rejected_code_verify_, std::move(done)));
+  dispatch(registry_, identity,
+           verify_code_request{std::move(phone), std::move(code), std::move(origin)},
+           counting_rejections(rejected_code_verify_, std::move(done)));
 }
 
 void caf_gateway::refresh(std::string refresh_token, request_origin origin,
@@ -107,19 +107,19 @@ void caf_gateway::refresh(std::string refresh_token, request_origin origin,
   if (closed()) return done(shutting_down());
   auto route = refresh_token_route(refresh_token);
   if (!route) return done(invalid_token());
-  caf::anon_send(registry_, refresh_atom_v, caller{route->user, route->session},
-                 std::move(refresh_token), std::move(origin),
-                 counting_rejections(rejected_refresh_, std::move(done)));
+  dispatch(registry_, route->user,
+           refresh_request{route->session, std::move(refresh_token), std::move(origin)},
+           counting_rejections(rejected_refresh_, std::move(done)));
 }
 
 void caf_gateway::me(const caller& who, reply<me_view> done) {
   if (closed()) return done(shutting_down());
-  caf::anon_send(registry_, me_atom_v, who, std::move(done));
+  dispatch(registry_, who.user, me_request{who.session}, std::move(done));
 }
 
 void caf_gateway::logout(const caller& who, request_origin origin, reply<bool> done) {
   if (closed()) return done(shutting_down());
-  caf::anon_send(registry_, logout_atom_v, who, std::move(origin), std::move(done));
+  dispatch(registry_, who.user, logout_request{who.session, std::move(origin)}, std::move(done));
 }
 
 } // namespace tally

@@ -1,8 +1,9 @@
 #pragma once
-// gateway (protocols/gateway.hpp) over CAF: each call is one anon_send to
-// the registry with the reply<T> inside the message; nothing blocks, and the
-// reply is delivered exactly once on a CAF worker thread. The messages carry
-// callbacks, so they are local-only (caf_types.hpp).
+// gateway (protocols/gateway.hpp) over CAF: each call builds the command as
+// a value (protocols/commands.hpp) and dispatches it to the registry by its
+// entity's key (actors/dispatch.hpp) with the reply<T> completion beside it;
+// nothing blocks, and the reply is delivered exactly once on a CAF worker
+// thread. The completion is the only part local to this process.
 //
 // Tokens carry their owner's key (protocols/auth_tokens.hpp), so the gateway
 // routes every auth call without a store read; a token that is not ours by

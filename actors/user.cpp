@@ -9,6 +9,7 @@
 #include "actors/lifecycle.hpp"
 #include "actors/user_sessions.hpp"
 #include "protocols/codec.hpp"
+#include "protocols/invariant.hpp"
 #include "protocols/log.hpp"
 
 namespace tally {
@@ -123,6 +124,13 @@ struct credit_kind {
 
 // -- small helpers -------------------------------------------------------------
 
+/// Credits never go below zero, in memory or as committed (DESIGN.md: the
+/// product's first promise); checked after every apply.
+void check_balance(const user_state& st, const balance& bal) {
+  TALLY_INVARIANT(bal.available >= 0, "available >= 0", to_string(st.id));
+  TALLY_INVARIANT(bal.reserved >= 0, "reserved >= 0", to_string(st.id));
+}
+
 idempotency_cache& keys_of(user_state& st) {
   if (!st.keys) st.keys = std::make_unique<idempotency_cache>(st.context->idempotency_cached_max);
   return *st.keys;
@@ -187,6 +195,9 @@ void retire(user_pointer self, error_code code) {
 void on_loaded(user_pointer self, user_snapshot& snapshot) {
   auto& st = self->state;
   st.current = phase::active;
+  // Every activation bumps the owner epoch (fencing): never 0, never reused.
+  TALLY_INVARIANT(snapshot.owner_epoch > 0, "owner epoch bumped by activation", to_string(st.id));
+  check_balance(st, snapshot.bal);
   st.epoch = snapshot.owner_epoch;
   st.speculative = snapshot.bal;
   st.committed = snapshot.bal;
@@ -264,6 +275,7 @@ void run_mutation(user_pointer self, const typename Kind::command& cmd,
   auto subject_id = random_uuid();
   auto result = Kind::make_result(change, subject_id);
   st.speculative = change.after;
+  check_balance(st, st.speculative);
   ++st.ledger_seq;
 
   write_batch records;
@@ -362,7 +374,10 @@ void on_mutation(user_pointer self, typename Kind::command& cmd, typename Kind::
 void on_committed(user_pointer self, uint64_t token) {
   auto& st = self->state;
   if (st.current != phase::active) return;
-  st.committed_token = std::max(st.committed_token, token);
+  // The writer commits an entity's writes in order, each batch past the last.
+  TALLY_INVARIANT(token > st.committed_token, "commit tokens increase", to_string(st.id));
+  TALLY_INVARIANT(token <= st.last_token, "only submitted writes commit", to_string(st.id));
+  st.committed_token = token;
   // Taken out before any reply runs: a delivery may start a new write.
   size_t done_count = 0;
   while (done_count < st.uncommitted.size() && st.uncommitted[done_count].token <= token)
@@ -374,6 +389,7 @@ void on_committed(user_pointer self, uint64_t token) {
                        st.uncommitted.begin() + static_cast<std::ptrdiff_t>(done_count));
   for (auto& write : done) {
     st.committed = write.after;
+    check_balance(st, st.committed);
     if (!write.idempotency_key.empty() && st.keys) st.keys->mark_committed(write.idempotency_key);
     deliver_waiting(write);
   }

@@ -3,19 +3,23 @@
 // error enum, and every typed actor interface with one line per handler.
 //
 // Only actors/ and persistence/ include this header (http/ sees the gateway).
-// Every message type here is local to the process: replies carry
-// std::function callbacks and records carry boost UUIDs, neither of which
-// has a CAF inspect(). They are whitelisted with CAF_ALLOW_UNSAFE_MESSAGE_TYPE
-// and must never cross the wire; node-to-node messages (cluster issue) will
-// use the msgpack codec in protocols/codec.hpp instead.
+// Every data type here gets its CAF inspect() from its one field list
+// (protocols/wire_fields.hpp), the same list its msgpack codec comes from.
+// The only types CAF cannot inspect are the reply<T> completions: they carry
+// a callback into the HTTP layer, are the boundary's, and are marked
+// CAF_ALLOW_UNSAFE_MESSAGE_TYPE at the end of this file. Node-to-node
+// messages (cluster issue) use the msgpack codec (protocols/wire.hpp), not
+// CAF's serialisation.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
 
+#include "caf/detail/scope_guard.hpp"
 #include "caf/error.hpp"
 #include "caf/fwd.hpp"
+#include "caf/optional.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/type_id.hpp"
 #include "caf/typed_actor.hpp"
@@ -26,8 +30,58 @@
 #include "protocols/records.hpp"
 #include "protocols/reply.hpp"
 #include "protocols/uuid.hpp"
+#include "protocols/wire_fields.hpp"
+
+namespace boost::uuids {
+/// CAF inspect for UUIDs (found by argument-dependent lookup): 16 bytes.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, uuid& id) {
+  return f(id.data);
+}
+} // namespace boost::uuids
 
 namespace tally {
+
+/// A std::optional field as CAF 0.17 inspects its own caf::optional: a
+/// presence flag, then the value if present.
+template <class T>
+struct optional_field {
+  std::optional<T>& value;
+};
+
+template <class Inspector, class T>
+typename Inspector::result_type inspect(Inspector& f, optional_field<T>& x) {
+  if constexpr (Inspector::writes_state) {
+    bool present = false;
+    T loaded{};
+    caf::optional_inspect_helper<T> helper{present, loaded};
+    auto assign = caf::detail::make_scope_guard([&] {
+      if (present)
+        x.value = std::move(loaded);
+      else
+        x.value.reset();
+    });
+    return f(present, helper);
+  } else {
+    return x.value ? f(true, *x.value) : f(false);
+  }
+}
+
+template <class T>
+T& inspectable(T& field) {
+  return field;
+}
+
+template <class T>
+optional_field<T> inspectable(std::optional<T>& field) {
+  return {field};
+}
+
+/// CAF inspect for every type with a field list (wire_fields.hpp).
+template <class Inspector, class T>
+std::enable_if_t<has_fields_v<T>, typename Inspector::result_type> inspect(Inspector& f, T& x) {
+  return fields(x, [&f](auto&... xs) { return f(inspectable(xs)...); });
+}
 
 struct entity_write;
 struct idempotency_lookup;
@@ -183,6 +237,13 @@ struct ip_verdict {
   int64_t retry_after_us = 0;
 };
 
+TALLY_FIELDS(entity_write, x.entity, x.epoch, x.token, x.listener, x.records)
+TALLY_FIELDS(idempotency_lookup, x.record)
+TALLY_FIELDS(magic_link_lookup, x.link)
+TALLY_FIELDS(session_lookup, x.session)
+TALLY_FIELDS(refresh_token_lookup, x.token)
+TALLY_FIELDS(ip_verdict, x.allowed, x.retry_after_us)
+
 /// The write-behind writer (persistence/writer.hpp).
 using writer_actor = caf::typed_actor<
   // Queue one entity's records for the next group commit.
@@ -320,25 +381,12 @@ error_code to_error_code(const caf::error& error, error_code fallback);
 
 } // namespace tally
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::uuid)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::ledger_query)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::charge_command)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::credit_command)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::user_snapshot)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::entity_write)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::idempotency_lookup)
+// The completions (boundary types): a callback into the HTTP layer, local to
+// this process by nature.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::balance_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::ledger_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::charge_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::credit_reply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::caller)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::request_origin)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::identity_kind)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::identity_snapshot)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::magic_link_lookup)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::session_lookup)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::refresh_token_lookup)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::ip_verdict)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::challenge_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::grant_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::me_reply)

@@ -1,26 +1,48 @@
 #include "protocols/codec.hpp"
 
-#include <msgpack.hpp>
+#include "protocols/wire.hpp"
 
 namespace tally {
 
 namespace {
 
-// Every encoded value is an array whose first element is a format version,
-// so stored responses stay readable when a result gains fields.
+// A stored response is a flat array whose first element is a format
+// version, then the result's fields (wire_fields.hpp), so stored responses
+// stay readable when a result gains fields. The bytes are those of the first
+// stored responses: rows written before the field lists existed still decode.
 constexpr int codec_version = 1;
 
-std::string to_bytes(const msgpack::sbuffer& buffer) {
+template <class Result>
+std::string encode_versioned(const Result& result) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> out(buffer);
+  fields(result, [&out](const auto&... xs) {
+    out.pack_array(static_cast<uint32_t>(1 + sizeof...(xs)));
+    out.pack(codec_version);
+    (out.pack(xs), ...);
+    return 0;
+  });
   return std::string(buffer.data(), buffer.size());
 }
 
-std::optional<msgpack::object_handle> unpack_array(const std::string& bytes, uint32_t size) {
+template <class Result>
+std::optional<Result> decode_versioned(const std::string& bytes) {
   try {
-    auto handle = msgpack::unpack(bytes.data(), bytes.size());
+    size_t offset = 0;
+    auto handle = msgpack::unpack(bytes.data(), bytes.size(), offset);
+    if (offset != bytes.size()) return std::nullopt;
     const auto& object = handle.get();
-    if (object.type != msgpack::type::ARRAY || object.via.array.size != size) return std::nullopt;
-    if (object.via.array.ptr[0].as<int>() != codec_version) return std::nullopt;
-    return handle;
+    Result result{};
+    bool matches = fields(result, [&object](auto&... xs) {
+      if (object.type != msgpack::type::ARRAY || object.via.array.size != 1 + sizeof...(xs))
+        return false;
+      const auto* item = object.via.array.ptr;
+      if (item->as<int>() != codec_version) return false;
+      ((++item)->convert(xs), ...);
+      return true;
+    });
+    if (!matches) return std::nullopt;
+    return result;
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -28,53 +50,15 @@ std::optional<msgpack::object_handle> unpack_array(const std::string& bytes, uin
 
 } // namespace
 
-std::string encode(const charge_result& result) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
-  packer.pack_array(4);
-  packer.pack(codec_version);
-  packer.pack_bin(16);
-  packer.pack_bin_body(reinterpret_cast<const char*>(result.id.data), 16);
-  packer.pack(result.amount);
-  packer.pack(result.available);
-  return to_bytes(buffer);
-}
-
-std::string encode(const credit_result& result) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
-  packer.pack_array(3);
-  packer.pack(codec_version);
-  packer.pack(result.available);
-  packer.pack(result.reserved);
-  return to_bytes(buffer);
-}
+std::string encode(const charge_result& result) { return encode_versioned(result); }
+std::string encode(const credit_result& result) { return encode_versioned(result); }
 
 std::optional<charge_result> decode_charge_result(const std::string& bytes) {
-  auto handle = unpack_array(bytes, 4);
-  if (!handle) return std::nullopt;
-  try {
-    const auto* items = handle->get().via.array.ptr;
-    if (items[1].type != msgpack::type::BIN || items[1].via.bin.size != 16) return std::nullopt;
-    charge_result result;
-    std::copy_n(reinterpret_cast<const uint8_t*>(items[1].via.bin.ptr), 16, result.id.data);
-    result.amount = items[2].as<int64_t>();
-    result.available = items[3].as<int64_t>();
-    return result;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  return decode_versioned<charge_result>(bytes);
 }
 
 std::optional<credit_result> decode_credit_result(const std::string& bytes) {
-  auto handle = unpack_array(bytes, 3);
-  if (!handle) return std::nullopt;
-  try {
-    const auto* items = handle->get().via.array.ptr;
-    return credit_result{items[1].as<int64_t>(), items[2].as<int64_t>()};
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  return decode_versioned<credit_result>(bytes);
 }
 
 } // namespace tally

@@ -1,0 +1,179 @@
+#pragma once
+// Commands as data: every command an entity receives is a plain value type
+// here, routed by the key of the entity that owns it. Each names its reply
+// type (`result`), and the entity kind it is for (`kind`), so routing needs
+// no code per command, and each has one field list (wire_fields below) from
+// which its msgpack and CAF codecs are derived. A command can therefore be
+// encoded on one node, decoded on another and routed there unchanged (the
+// cluster issue), which tests/actors/dispatch_test.cpp shows on one node.
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "protocols/auth.hpp"
+#include "protocols/credits.hpp"
+#include "protocols/outcome.hpp"
+#include "protocols/uuid.hpp"
+#include "protocols/wire_fields.hpp"
+
+namespace tally {
+
+/// The kinds of entity actor; each key space is separate.
+enum class entity_kind : uint8_t {
+  user,      ///< key: the user id
+  identity,  ///< key: identity_id(kind, normalised value)
+};
+
+// -- user commands (key: user id) ---------------------------------------------------
+
+/// Committed balance, for a session.
+struct balance_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = balance;
+  uuid session{};
+};
+
+/// A committed ledger page, for a session.
+struct ledger_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = ledger_page;
+  uuid session{};
+  ledger_query query;
+};
+
+/// Immediate charge, for a session.
+struct charge_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = mutation_reply<charge_result>;
+  static constexpr bool mutates = true;
+  uuid session{};
+  charge_command command;
+};
+
+/// Admin grant or debit (no session).
+struct credit_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = mutation_reply<credit_result>;
+  static constexpr bool mutates = true;
+  credit_command command;
+};
+
+/// The user's profile and memberships, for a session.
+struct me_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = me_view;
+  uuid session{};
+};
+
+/// Revoke this session; true once committed.
+struct logout_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = bool;
+  static constexpr bool mutates = true;
+  uuid session{};
+  request_origin origin;
+};
+
+/// Rotate this session's refresh token (the token as presented).
+struct refresh_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = session_grant;
+  static constexpr bool mutates = true;
+  uuid session{};
+  std::string token;
+  request_origin origin;
+};
+
+/// An identity logged this user in ("magic_link" / "code"): open a session.
+struct open_session_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = session_grant;
+  static constexpr bool mutates = true;
+  std::string method;
+  request_origin origin;
+};
+
+// -- identity commands (key: identity id) -----------------------------------------------
+
+/// Issue a magic link for this normalised email.
+struct magic_link_request {
+  static constexpr entity_kind kind = entity_kind::identity;
+  using result = login_challenge;
+  static constexpr bool mutates = true;
+  std::string email;
+  request_origin origin;
+};
+
+/// Log in with a magic-link token (as presented).
+struct verify_link_request {
+  static constexpr entity_kind kind = entity_kind::identity;
+  using result = session_grant;
+  static constexpr bool mutates = true;
+  std::string token;
+  request_origin origin;
+};
+
+/// Issue (replace) the code of this E.164 phone.
+struct code_request {
+  static constexpr entity_kind kind = entity_kind::identity;
+  using result = login_challenge;
+  static constexpr bool mutates = true;
+  std::string phone;
+  request_origin origin;
+};
+
+/// Log in with this phone's code.
+struct verify_code_request {
+  static constexpr entity_kind kind = entity_kind::identity;
+  using result = session_grant;
+  static constexpr bool mutates = true;
+  std::string phone;
+  std::string code;
+  request_origin origin;
+};
+
+/// Every command an entity takes. A new command is a struct above, its
+/// fields below, and one alternative here.
+using entity_command =
+  std::variant<balance_request, ledger_request, charge_request, credit_request, me_request,
+               logout_request, refresh_request, open_session_request, magic_link_request,
+               verify_link_request, code_request, verify_code_request>;
+
+/// A command addressed to the entity that owns it: (kind, key) routes it.
+struct envelope {
+  uuid key{};
+  entity_command command;
+
+  entity_kind kind() const {
+    return std::visit([](const auto& c) { return std::decay_t<decltype(c)>::kind; }, command);
+  }
+};
+
+/// Every reply an entity sends (or its failure).
+using reply_body = std::variant<failure, balance, ledger_page, mutation_reply<charge_result>,
+                                mutation_reply<credit_result>, me_view, bool, session_grant,
+                                login_challenge>;
+
+/// Whether a command may write (a drain waits for entities sent one).
+template <class Command, class = void>
+struct mutates : std::false_type {};
+template <class Command>
+struct mutates<Command, std::void_t<decltype(Command::mutates)>>
+  : std::bool_constant<Command::mutates> {};
+
+// -- field lists ----------------------------------------------------------------------------
+TALLY_FIELDS(balance_request, x.session)
+TALLY_FIELDS(ledger_request, x.session, x.query)
+TALLY_FIELDS(charge_request, x.session, x.command)
+TALLY_FIELDS(credit_request, x.command)
+TALLY_FIELDS(me_request, x.session)
+TALLY_FIELDS(logout_request, x.session, x.origin)
+TALLY_FIELDS(refresh_request, x.session, x.token, x.origin)
+TALLY_FIELDS(open_session_request, x.method, x.origin)
+TALLY_FIELDS(magic_link_request, x.email, x.origin)
+TALLY_FIELDS(verify_link_request, x.token, x.origin)
+TALLY_FIELDS(code_request, x.phone, x.origin)
+TALLY_FIELDS(verify_code_request, x.phone, x.code, x.origin)
+TALLY_FIELDS(envelope, x.key, x.command)
+
+} // namespace tally

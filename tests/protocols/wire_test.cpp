@@ -1,0 +1,182 @@
+// protocols/wire: every command, reply and record round-trips through the one
+// msgpack codec derived from its field list, and decoding is strict.
+#include <catch2/catch.hpp>
+
+#include "protocols/commands.hpp"
+#include "protocols/wire.hpp"
+
+using namespace tally;
+
+namespace {
+
+/// Encodes, decodes and encodes again: the bytes must match, and must differ
+/// from a default value's (the sample sets its fields).
+template <class T>
+T round_trip(const T& value) {
+  auto bytes = encode_value(value);
+  auto decoded = decode_value<T>(bytes);
+  REQUIRE(decoded);
+  CHECK(encode_value(*decoded) == bytes);
+  CHECK(bytes != encode_value(T{}));
+  // Strict: a prefix is never a value, nor are trailing bytes.
+  CHECK_FALSE(decode_value<T>(std::string_view(bytes).substr(0, bytes.size() - 1)));
+  CHECK_FALSE(decode_value<T>(bytes + '\0'));
+  return *decoded;
+}
+
+const uuid user_id = random_uuid();
+const uuid session_id = random_uuid();
+const request_origin origin{"req-1", "203.0.113.9"};
+
+ledger_entry sample_entry() {
+  return {random_uuid(), 7, ledger_type::charge, 3, 40, 2, "ref", 1'700'000'000'000'001};
+}
+
+user_view sample_user() { return {user_id, "a@example.com", "+15550001", 12345}; }
+
+} // namespace
+
+TEST_CASE("every user command round-trips with its fields") {
+  auto balance = round_trip(balance_request{session_id});
+  CHECK(balance.session == session_id);
+
+  ledger_query query{20, int64_t{99}, ledger_type::grant};
+  auto ledger = round_trip(ledger_request{session_id, query});
+  CHECK(ledger.query.limit == 20);
+  CHECK(ledger.query.before_seq == 99);
+  CHECK(ledger.query.type == ledger_type::grant);
+
+  auto charge = round_trip(charge_request{session_id, charge_command{5, "image", {"k1", "d1"}}});
+  CHECK(charge.command.amount == 5);
+  CHECK(charge.command.description == "image");
+  CHECK(charge.command.idem.key == "k1");
+  CHECK(charge.command.idem.request_digest == "d1");
+
+  auto credit = round_trip(credit_request{credit_command{-4, "refund", {"k2", "d2"}}});
+  CHECK(credit.command.amount == -4);
+  CHECK(credit.command.reason == "refund");
+
+  CHECK(round_trip(me_request{session_id}).session == session_id);
+  auto logout = round_trip(logout_request{session_id, origin});
+  CHECK(logout.origin.client_ip == "203.0.113.9");
+  auto refresh = round_trip(refresh_request{session_id, "tok", origin});
+  CHECK(refresh.token == "tok");
+  CHECK(refresh.origin.request_id == "req-1");
+  CHECK(round_trip(open_session_request{"code", origin}).method == "code");
+}
+
+TEST_CASE("every identity command round-trips with its fields") {
+  CHECK(round_trip(magic_link_request{"a@example.com", origin}).email == "a@example.com");
+  CHECK(round_trip(verify_link_request{"token", origin}).token == "token");
+  CHECK(round_trip(code_request{"+15550001", origin}).phone == "+15550001");
+  auto verify = round_trip(verify_code_request{"+15550001", "123456", origin});
+  CHECK(verify.code == "123456");
+  CHECK(verify.origin.client_ip == "203.0.113.9");
+}
+
+TEST_CASE("an envelope keeps its key and its command's alternative") {
+  envelope original{user_id, charge_request{session_id, charge_command{2, "", {}}}};
+  auto decoded = round_trip(original);
+  CHECK(decoded.key == user_id);
+  CHECK(decoded.kind() == entity_kind::user);
+  REQUIRE(std::holds_alternative<charge_request>(decoded.command));
+  CHECK(std::get<charge_request>(decoded.command).command.amount == 2);
+
+  envelope login{random_uuid(), verify_code_request{"+15550001", "000000", origin}};
+  CHECK(round_trip(login).kind() == entity_kind::identity);
+}
+
+TEST_CASE("every reply round-trips with its fields") {
+  auto fail = round_trip(failure{error_code::insufficient_credits, "not enough", 3});
+  CHECK(fail.code == error_code::insufficient_credits);
+  CHECK(fail.retry_after_s == 3);
+  auto bal = round_trip(balance{10, 4});
+  CHECK((bal == balance{10, 4}));
+
+  ledger_page page{{sample_entry(), sample_entry()}, int64_t{6}};
+  auto decoded_page = round_trip(page);
+  REQUIRE(decoded_page.entries.size() == 2);
+  CHECK(decoded_page.entries[0].id == page.entries[0].id);
+  CHECK(decoded_page.entries[0].type == ledger_type::charge);
+  CHECK(decoded_page.entries[0].created_at == 1'700'000'000'000'001);
+  CHECK(decoded_page.next_before_seq == 6);
+
+  auto charged = round_trip(mutation_reply<charge_result>{{random_uuid(), 3, 9}, true});
+  CHECK(charged.replayed);
+  CHECK(charged.result.available == 9);
+  CHECK(round_trip(mutation_reply<credit_result>{{INT64_MAX, 1}, true}).result.available
+        == INT64_MAX);
+
+  auto me = round_trip(me_view{sample_user(), {{random_uuid(), "Acme", "owner"}}});
+  CHECK(me.user.email == "a@example.com");
+  REQUIRE(me.tenants.size() == 1);
+  CHECK(me.tenants[0].role == "owner");
+
+  auto grant = round_trip(session_grant{session_id, "refresh", sample_user()});
+  CHECK(grant.refresh_token == "refresh");
+  CHECK(grant.user.phone == "+15550001");
+  CHECK(round_trip(login_challenge{900, "dbg"}).expires_in_s == 900);
+}
+
+TEST_CASE("a reply body keeps its alternative") {
+  reply_body body = failure{error_code::rate_limited, "slow down", 30};
+  auto decoded = decode_value<reply_body>(encode_value(body));
+  REQUIRE(decoded);
+  REQUIRE(std::holds_alternative<failure>(*decoded));
+  CHECK(std::get<failure>(*decoded).retry_after_s == 30);
+
+  reply_body yes = true;
+  auto decoded_bool = decode_value<reply_body>(encode_value(yes));
+  REQUIRE(decoded_bool);
+  CHECK(std::get<bool>(*decoded_bool));
+}
+
+TEST_CASE("every record round-trips with its fields") {
+  user_snapshot snapshot{user_row{user_id, "a@example.com", "", 9}, {8, 2}, 5, 3, {}, true};
+  snapshot.recent_idempotency.push_back({user_id, "key", "digest", 201, "bytes", 77});
+  auto snap = round_trip(snapshot);
+  CHECK(snap.owner_epoch == 3);
+  REQUIRE(snap.recent_idempotency.size() == 1);
+  CHECK(snap.recent_idempotency[0].status == 201);
+  CHECK(snap.older_idempotency_in_store);
+
+  write_batch batch;
+  batch.balances.push_back({user_id, 2, {5, 1}, 9, 100});
+  batch.ledger.push_back({user_id, sample_entry(), "desc"});
+  batch.idempotency.push_back({user_id, "k", "d", 200, "r", 1});
+  batch.new_users.push_back({user_id, "e@x.io", "", 5});
+  batch.identities.push_back(
+    {random_uuid(), identity_kind::phone, "+15550001", user_id, 11, 4, 12});
+  batch.magic_links.push_back({"hash", random_uuid(), 1, 2, 3});
+  batch.login_codes.push_back({random_uuid(), "hmac", 1, 2, 3, 4, true});
+  batch.sessions.push_back({session_id, user_id, "h1", "h0", 1, 2, 3, 4});
+  batch.refresh_tokens.push_back({"h2", session_id, user_id, 6});
+  batch.outbox.push_back({random_uuid(), "sms", "+15550001", "code 123456", 7});
+  batch.audit.push_back({random_uuid(), 8, "login_succeeded", "req", user_id, session_id, "ip", "code"});
+  auto decoded = round_trip(batch);
+  CHECK(decoded.record_count() == batch.record_count());
+  CHECK(decoded.identities[0].kind == identity_kind::phone);
+  CHECK(decoded.login_codes[0].locked);
+  CHECK(decoded.sessions[0].previous_refresh_hash == "h0");
+  CHECK(decoded.audit[0].detail == "code");
+
+  auto identity = round_trip(identity_snapshot{batch.identities[0], batch.login_codes[0]});
+  REQUIRE(identity.code);
+  CHECK(identity.code->failures == 3);
+}
+
+TEST_CASE("decoding refuses another type's bytes and garbage") {
+  CHECK_FALSE(decode_value<charge_request>(encode_value(balance_request{session_id})));
+  CHECK_FALSE(decode_value<balance_request>(encode_value(balance{1, 2})));
+  CHECK_FALSE(decode_value<envelope>(""));
+  CHECK_FALSE(decode_value<envelope>("\xc1garbage"));
+  // A variant index past the last alternative.
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> out(buffer);
+  out.pack_array(2);
+  out.pack(user_id);
+  out.pack_array(2);
+  out.pack(99);
+  out.pack_array(0);
+  CHECK_FALSE(decode_value<envelope>(std::string(buffer.data(), buffer.size())));
+}
