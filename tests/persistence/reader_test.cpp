@@ -1,4 +1,4 @@
-// tests/actors/reader_test.cpp: the reader's group reads over the simulated
+// tests/persistence/reader_test.cpp: the reader's group reads over the simulated
 // store, on the deterministic scheduler. Requests that arrive while the
 // reader is busy are served by one store call; each requester still gets
 // its own answer, and a failed batch fails every requester in it.

@@ -1,4 +1,4 @@
-// tests/actors/writer_test.cpp: the write queue (plain class) and the writer
+// tests/persistence/writer_test.cpp: the write queue (plain class) and the writer
 // actor over the simulated store, on the deterministic scheduler.
 #include "tests/actors/actor_fixture.hpp"
 
