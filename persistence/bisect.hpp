@@ -3,13 +3,16 @@
 // that fails again is halved again, and so on, until every part has either
 // succeeded or is one unit that cannot be split (that unit alone fails).
 // One bad unit among n costs about 2*log2(n) store calls, and the other
-// n - 1 go through. Used by the writer (a unit is one entity's writes).
+// n - 1 go through. Used by the writer (a unit is one entity's writes) and
+// the readers (a unit is one queued request).
 //
 //   failed batch --halve--> [earlier half, later half] --try each, earlier first-->
 //        done: answered | refused: halve again (one unit: fail it) | store trouble: stop
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -70,6 +73,15 @@ void bisect(Part failed, size_t calls_max, TryPart try_part, Halve halve, Fail f
         return;
     }
   }
+}
+
+/// Halves a part that is a list of units, in order: for bisect's `halve`.
+template <class Unit>
+std::optional<std::pair<std::vector<Unit>, std::vector<Unit>>> halve_in_order(std::vector<Unit>& units) {
+  if (units.size() < 2) return std::nullopt;
+  auto middle = units.begin() + static_cast<std::ptrdiff_t>(units.size() / 2);
+  return std::pair{std::vector<Unit>(std::make_move_iterator(units.begin()), std::make_move_iterator(middle)),
+                   std::vector<Unit>(std::make_move_iterator(middle), std::make_move_iterator(units.end()))};
 }
 
 } // namespace tally
