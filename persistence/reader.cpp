@@ -9,6 +9,8 @@
 
 #include "caf/all.hpp"
 
+#include "persistence/bisect.hpp"
+
 #include "protocols/log.hpp"
 #include "protocols/store_health.hpp"
 
@@ -100,64 +102,65 @@ void answer(queued_lookup& queued, std::optional<idempotency_record>& record) {
   queued.promise.deliver(idempotency_lookup{std::move(record)});
 }
 
+/// Answers every requester in `part` with store_unavailable.
+template <class Queued>
+void answer_unavailable(std::vector<Queued>& part) {
+  for (auto& queued : part) queued.promise.deliver(caf::make_error(error_code::store_unavailable));
+}
+
 /// Serves one batch of `queue` with `batch_call` (one store call for all).
-/// If the batch fails for good (permanent), each request is tried alone
-/// with `single_call`, so a bad row fails only its own requester; after a
-/// transient failure (already retried once) every requester gets
-/// store_unavailable.
-template <class Queued, class Batch, class Single>
+/// If the batch fails for good (permanent), it is read in halves, and
+/// halves of halves (bisect.hpp), so a bad row fails only its own
+/// requester; after a transient failure (already retried once) every
+/// requester not yet answered gets store_unavailable.
+template <class Queued, class Batch>
 void serve(reader_pointer self, std::deque<Queued>& queue, size_t batch_max, const char* what,
-           Batch batch_call, Single single_call) {
+           Batch batch_call) {
   if (queue.empty()) return;
   auto batch = take(queue, batch_max);
-  using answers = decltype(batch_call(std::declval<store&>(), batch));
-  answers found;
-  auto outcome = attempt(self, what, [&](store& db) { found = batch_call(db, batch); });
-  if (outcome == read_outcome::ok && found.size() == batch.size()) {
-    for (size_t i = 0; i < batch.size(); ++i) answer(batch[i], found[i]);
-    return;
-  }
-  if (outcome != read_outcome::transient && batch.size() > 1) {
-    for (auto& queued : batch) {
-      typename answers::value_type one;
-      if (attempt(self, what, [&](store& db) { one = single_call(db, queued); }) == read_outcome::ok)
-        answer(queued, one);
-      else
-        queued.promise.deliver(caf::make_error(error_code::store_unavailable));
+  auto try_part = [&](std::vector<Queued>& part) {
+    decltype(batch_call(std::declval<store&>(), part)) found;
+    auto outcome = attempt(self, what, [&](store& db) { found = batch_call(db, part); });
+    if (outcome == read_outcome::ok && found.size() == part.size()) {
+      for (size_t i = 0; i < part.size(); ++i) answer(part[i], found[i]);
+      return part_outcome::done;
     }
-    return;
+    return outcome == read_outcome::transient ? part_outcome::store_trouble : part_outcome::refused;
+  };
+  switch (try_part(batch)) {
+    case part_outcome::done:
+      return;
+    case part_outcome::store_trouble:
+      answer_unavailable(batch);
+      return;
+    case part_outcome::refused:
+      bisect(
+        std::move(batch), reader_split_calls_max, try_part, halve_in_order<Queued>,
+        [](std::vector<Queued>&& part) { answer_unavailable(part); },
+        [](std::vector<std::vector<Queued>>&& rest) {
+          for (auto& part : rest) answer_unavailable(part);
+        });
   }
-  for (auto& queued : batch) queued.promise.deliver(caf::make_error(error_code::store_unavailable));
 }
 
 void serve_activations(reader_pointer self) {
-  serve(
-    self, self->state.activations, reader_activation_batch_max, "activate",
-    [](store& db, const std::vector<queued_activation>& batch) {
-      std::vector<activation_request> requests;
-      requests.reserve(batch.size());
-      for (const auto& queued : batch) requests.push_back(queued.request);
-      return db.activate_users(requests);
-    },
-    [](store& db, const queued_activation& queued) {
-      const auto& request = queued.request;
-      return db.activate_user(request.user, request.recent_idempotency_max, request.idempotency_since);
-    });
+  serve(self, self->state.activations, reader_activation_batch_max, "activate",
+        [](store& db, const std::vector<queued_activation>& batch) {
+          std::vector<activation_request> requests;
+          requests.reserve(batch.size());
+          for (const auto& queued : batch) requests.push_back(queued.request);
+          return db.activate_users(requests);
+        });
 }
 
 void serve_lookups(reader_pointer self) {
-  serve(
-    self, self->state.lookups, reader_lookup_batch_max, "idempotency lookup",
-    [](store& db, const std::vector<queued_lookup>& batch) {
-      std::vector<idempotency_probe> probes;
-      probes.reserve(batch.size());
-      for (const auto& queued : batch) probes.push_back(queued.probe);
-      return db.find_idempotency_many(probes);
-    },
-    [](store& db, const queued_lookup& queued) {
-      const auto& probe = queued.probe;
-      return db.find_idempotency(probe.user, probe.key, probe.since);
-    });
+  serve(self, self->state.lookups, reader_lookup_batch_max, "idempotency lookup",
+        [](store& db, const std::vector<queued_lookup>& batch) {
+          std::vector<idempotency_probe> probes;
+          probes.reserve(batch.size());
+          for (const auto& queued : batch) probes.push_back(queued.probe);
+          return db.find_idempotency_many(probes);
+        });
 }
 
 } // namespace

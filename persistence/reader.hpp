@@ -16,8 +16,8 @@
 //   load / lookup ---> queue (bounded: overloaded) --flush--> one store call per kind
 //                                                     |
 //                                                     +-- transient: once more, then store_unavailable to all
-//                                                     +-- permanent: each request alone, so one bad row
-//                                                         fails only its own requester
+//                                                     +-- permanent: halves, halves of halves (bisect.hpp),
+//                                                         so one bad row fails only its own requester
 #include <cstddef>
 #include <deque>
 
@@ -45,6 +45,12 @@ constexpr size_t reader_activation_batch_max = 256;
 
 /// Idempotency keys looked up per store call at most.
 constexpr size_t reader_lookup_batch_max = 1024;
+
+/// Store calls spent at most on splitting one batch that failed for good.
+/// One bad request in a full lookup batch costs about 2 * log2(1024) = 20,
+/// so this isolates a few; the requests left then get store_unavailable (a
+/// retryable 503) rather than hold every other read behind a call each.
+constexpr size_t reader_split_calls_max = 64;
 
 /// A load waiting for the next batch.
 struct queued_activation {

@@ -1,36 +1,18 @@
 #pragma once
 // The writer's logic without the actor: entity writes wait here until the
 // next group commit, which takes them whole and in arrival order (so each
-// entity's order holds), coalesces the rows written by key (balances and
-// identities per entity, magic links per token hash, login codes per
-// identity, sessions per id: the last one wins, at the position of the
-// first) and stops at `batch_records_max` records. Also remembers fenced entity epochs,
-// whose later writes must never reach the store.
+// entity's order holds), coalesces them (prepare_batch) and stops at
+// `batch_records_max` records. Also remembers fenced entity epochs, whose
+// later writes must never reach the store.
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
 
+#include "persistence/prepared_batch.hpp"
 #include "protocols/caf_types.hpp"
 
 namespace tally {
-
-/// Everything one entity (at one epoch) has in a prepared batch.
-struct batch_member {
-  uuid entity{};
-  int64_t epoch = 0;
-  write_listener listener;
-  /// The newest token of this member in the batch: committed(max_token).
-  uint64_t max_token = 0;
-};
-
-/// One transaction's worth, ready for store::commit.
-struct prepared_batch {
-  write_batch batch;
-  std::vector<batch_member> members;
-  /// Records as handed over (before coalescing): what leaves the backlog.
-  int64_t records_received = 0;
-};
 
 class write_queue {
 public:

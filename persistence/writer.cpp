@@ -1,10 +1,14 @@
 #include "persistence/writer.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "caf/all.hpp"
+
+#include "persistence/bisect.hpp"
 
 #include "protocols/log.hpp"
 #include "protocols/metrics.hpp"
@@ -86,53 +90,115 @@ void give_up(writer_pointer self, prepared_batch& batch, store_fault fault, cons
   st.backoff = std::chrono::milliseconds{0};
 }
 
-void commit(writer_pointer self, prepared_batch batch) {
-  auto& st = self->state;
-  auto started = std::chrono::steady_clock::now();
-  std::optional<store_fault> fault;
+/// Why a store commit failed.
+struct commit_failure {
+  store_fault fault;
   std::string why;
+};
+
+/// One store commit; none if it succeeded.
+std::optional<commit_failure> try_commit(writer_state& st, const prepared_batch& batch) {
+  auto started = std::chrono::steady_clock::now();
+  std::optional<commit_failure> failure;
   try {
     st.db.get().commit(batch.batch);
   } catch (const store_error& e) {
-    fault = e.fault();
-    why = e.what();
+    failure = commit_failure{e.fault(), e.what()};
   } catch (const std::exception& e) {
-    fault = store_fault::permanent;
-    why = e.what();
+    failure = commit_failure{store_fault::permanent, e.what()};
   }
-  if (!fault) {
-    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-    st.process_metrics->flush_latency.Observe(took.count());
-    st.process_metrics->batch_records.Observe(static_cast<double>(batch.batch.record_count()));
-    set_reachable(st, true);
-    st.attempts = 0;
-    st.backoff = std::chrono::milliseconds{0};
-    for (const auto& member : batch.members)
-      self->send(member.listener, committed_atom_v, member.max_token);
-    leave_backlog(st, batch.records_received);
+  if (failure) {
+    count_error(st, failure->fault);
+    return failure;
+  }
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  st.process_metrics->flush_latency.Observe(took.count());
+  st.process_metrics->batch_records.Observe(static_cast<double>(batch.batch.record_count()));
+  set_reachable(st, true);
+  return std::nullopt;
+}
+
+void acknowledge(writer_pointer self, const prepared_batch& batch) {
+  for (const auto& member : batch.members)
+    self->send(member.listener, committed_atom_v, member.max_token);
+  leave_backlog(self->state, batch.records_received);
+}
+
+/// A transient failure: the batch waits for its back-off and is retried
+/// whole, unless the store answers and the batch has spent its attempts.
+void retry_later(writer_pointer self, prepared_batch batch, const commit_failure& failure) {
+  auto& st = self->state;
+  bool reachable = store_answers(st);
+  set_reachable(st, reachable);
+  // While the store is down, retry forever (the backlog bound turns new
+  // work away); a store that answers but keeps failing gets a bound.
+  if (reachable) ++st.attempts;
+  if (reachable && st.attempts > st.settings.commit_attempts_max) {
+    give_up(self, batch, failure.fault, failure.why);
     return;
   }
-  count_error(st, *fault);
-  if (*fault == store_fault::transient) {
-    bool reachable = store_answers(st);
-    set_reachable(st, reachable);
-    // While the store is down, retry forever (the backlog bound turns new
-    // work away); a store that answers but keeps failing gets a bound.
-    if (reachable) ++st.attempts;
-    if (!reachable || st.attempts <= st.settings.commit_attempts_max) {
-      st.backoff = st.backoff.count() == 0
-                     ? st.settings.retry_backoff_initial
-                     : std::min(st.backoff * 2, st.settings.retry_backoff_max);
-      log_event(log_level::warn, "commit failed; retrying",
-                {{"error", std::string_view(why)},
-                 {"attempt", static_cast<int64_t>(st.attempts)},
-                 {"backoff_ms", static_cast<int64_t>(st.backoff.count())}});
-      st.failed = std::move(batch);
-      self->delayed_send(self, st.backoff, retry_atom_v, ++st.retry_generation);
-      return;
-    }
+  st.backoff = st.backoff.count() == 0 ? st.settings.retry_backoff_initial
+                                       : std::min(st.backoff * 2, st.settings.retry_backoff_max);
+  log_event(log_level::warn, "commit failed; retrying",
+            {{"error", std::string_view(failure.why)},
+             {"attempt", static_cast<int64_t>(st.attempts)},
+             {"backoff_ms", static_cast<int64_t>(st.backoff.count())}});
+  st.failed = std::move(batch);
+  self->delayed_send(self, st.backoff, retry_atom_v, ++st.retry_generation);
+}
+
+/// The batch's two halves by entity (split_by_entity), prepared; none if
+/// it holds one entity, whose writes are never split.
+std::optional<std::pair<prepared_batch, prepared_batch>> halve(prepared_batch& batch) {
+  if (distinct_entities(batch) < 2) return std::nullopt;
+  auto [earlier, later] = split_by_entity(std::move(batch.writes));
+  return std::pair{prepare_batch(std::move(earlier)), prepare_batch(std::move(later))};
+}
+
+/// The store refused the batch for good (a bad row, a fenced epoch): commit
+/// it in halves, and halves of halves, so that only the entities whose
+/// writes the store refuses fail, not every entity that shared the batch.
+void commit_apart(writer_pointer self, prepared_batch refused, commit_failure failure) {
+  auto& st = self->state;
+  st.attempts = 0;
+  st.backoff = std::chrono::milliseconds{0};
+  if (distinct_entities(refused) > 1)
+    log_event(log_level::warn, "write batch refused; committing it in parts",
+              {{"fault", std::string_view(to_string(failure.fault))},
+               {"error", std::string_view(failure.why)},
+               {"entities", static_cast<int64_t>(refused.members.size())}});
+  bisect(
+    std::move(refused), st.settings.split_commits_max,
+    [&](prepared_batch& part) {
+      auto part_failure = try_commit(st, part);
+      if (!part_failure) {
+        acknowledge(self, part);
+        return part_outcome::done;
+      }
+      failure = std::move(*part_failure);
+      return failure.fault == store_fault::transient ? part_outcome::store_trouble : part_outcome::refused;
+    },
+    halve, [&](prepared_batch&& part) { give_up(self, part, failure.fault, failure.why); },
+    [&](std::vector<prepared_batch>&& rest) {
+      std::vector<entity_write> writes;
+      for (auto& part : rest)
+        for (auto& write : part.writes) writes.push_back(std::move(write));
+      retry_later(self, prepare_batch(std::move(writes)), failure);
+    });
+}
+
+void commit(writer_pointer self, prepared_batch batch) {
+  auto& st = self->state;
+  auto failure = try_commit(st, batch);
+  if (!failure) {
+    st.attempts = 0;
+    st.backoff = std::chrono::milliseconds{0};
+    acknowledge(self, batch);
+  } else if (failure->fault == store_fault::transient) {
+    retry_later(self, std::move(batch), *failure);
+  } else {
+    commit_apart(self, std::move(batch), std::move(*failure));
   }
-  give_up(self, batch, *fault, why);
 }
 
 void after_commit(writer_pointer self) {

@@ -11,8 +11,11 @@
 //                                  |
 //                                  +-- transient --> back-off (50 ms .. 5 s) --> retry same batch
 //                                  |      (unreachable: forever; reachable: commit_attempts_max)
-//                                  +-- permanent / fenced / attempts spent
-//                                         --> write_failed per entity, fence its epoch
+//                                  +-- attempts spent --> write_failed per entity, fence its epoch
+//                                  +-- permanent / fenced (more than one entity)
+//                                         --> commit it in halves, halves of halves (bisect.hpp)
+//                                             part ok: committed | one entity refused: write_failed,
+//                                             fence its epoch | transient: the rest waits as one batch
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +39,13 @@ struct writer_settings {
   /// Transient failures of one batch while the store answers pings, before
   /// the batch is given up (a lock that never clears, say).
   int commit_attempts_max = 10;
+  /// Store commits spent at most on splitting one batch the store refused
+  /// for good. One bad entity in a full batch costs about 2 * log2(8192) =
+  /// 26 commits, so this isolates a handful; a batch with more bad entities
+  /// is likely bad throughout (a bug, a schema mismatch), and the parts left
+  /// fail whole, as without splitting, rather than stall every other write
+  /// behind a commit per entity.
+  size_t split_commits_max = 128;
   /// Back-off after a transient failure: doubles from initial up to max.
   std::chrono::milliseconds retry_backoff_initial{50};
   std::chrono::milliseconds retry_backoff_max{5'000};

@@ -1,26 +1,14 @@
-// tests/actors/writer_test.cpp: the write queue (plain class) and the writer
+// tests/persistence/writer_test.cpp: the write queue (plain class) and the writer
 // actor over the simulated store, on the deterministic scheduler.
 #include "tests/actors/actor_fixture.hpp"
 
 #include "persistence/write_queue.hpp"
+#include "tests/persistence/listener_log.hpp"
 
 using namespace tally;
 using namespace tally::test;
 
 namespace {
-
-/// What a fake write listener was told.
-struct listener_log {
-  std::vector<uint64_t> committed;
-  std::vector<uint64_t> failed;
-};
-
-write_listener::behavior_type fake_listener(write_listener::pointer, std::shared_ptr<listener_log> log) {
-  return {
-    [log](committed_atom, uint64_t token) { log->committed.push_back(token); },
-    [log](write_failed_atom, uint64_t token) { log->failed.push_back(token); },
-  };
-}
 
 /// One accepted command's records: balance, ledger entry, idempotency key.
 entity_write make_write(const uuid& user, int64_t epoch, uint64_t token, int64_t available,

@@ -1,4 +1,4 @@
-// tests/actors/reader_test.cpp: the reader's group reads over the simulated
+// tests/persistence/reader_test.cpp: the reader's group reads over the simulated
 // store, on the deterministic scheduler. Requests that arrive while the
 // reader is busy are served by one store call; each requester still gets
 // its own answer, and a failed batch fails every requester in it.
@@ -189,6 +189,31 @@ TEST_CASE_METHOD(reader_fixture, "a batch that fails for good is split, so one b
   CHECK(good_load->value->user.id == other);
   REQUIRE(bad_load->delivered);
   CHECK(bad_load->error == error_code::store_unavailable);
+}
+
+TEST_CASE_METHOD(reader_fixture, "a batch that fails for good is halved, not read one request at a time",
+                 "[reader]") {
+  constexpr int requests = 16;
+  std::vector<uuid> users;
+  for (int i = 0; i < requests; ++i) users.push_back(user_with_key("k" + std::to_string(i)));
+  db->fail_reads_touching(users[11], store_fault::permanent);
+  auto calls = db->lookup_calls();
+  std::vector<answer_slot<idempotency_lookup>> answers;
+  for (int i = 0; i < requests; ++i) answers.push_back(lookup(users[i], "k" + std::to_string(i)));
+  run_jobs();
+
+  for (int i = 0; i < requests; ++i) {
+    INFO("request " << i);
+    REQUIRE(answers[i]->delivered);
+    if (i == 11) {
+      CHECK(answers[i]->error == error_code::store_unavailable);
+    } else {
+      REQUIRE(answers[i]->value);
+      CHECK(answers[i]->value->record);
+    }
+  }
+  // The whole batch, then both halves on each of log2(16) = 4 levels.
+  CHECK(db->lookup_calls() - calls == 1 + 2 * 4);
 }
 
 TEST_CASE_METHOD(reader_fixture, "while the store is unreachable every queued request gets store_unavailable",
