@@ -220,8 +220,10 @@ void complete_login(identity_pointer self, const char* method, const request_ori
     self, std::move(records),
     [self, method = std::string(method), origin, done]() mutable {
       auto& st = self->state;
-      self->send(st.registry, open_session_atom_v, st.row.user_id, std::move(method),
-                 std::move(origin), std::move(done));
+      // Identity -> user goes through the registry like any command.
+      self->send(st.registry, st.row.user_id,
+                 to_entity_command(open_session_request{std::move(method), std::move(origin)}),
+                 completion{std::move(done)});
     },
     [done](const failure& why) { done(why); });
 }
@@ -487,6 +489,39 @@ bool admit(identity_pointer self, Reply& done) {
   return true;
 }
 
+// -- commands (protocols/commands.hpp) ---------------------------------------------
+
+template <class T>
+auto fail_to(reply<T> done) {
+  return [done](const failure& why) { done(why); };
+}
+
+void handle(identity_pointer self, magic_link_request& cmd, challenge_reply done) {
+  if (admit(self, done))
+    ensure_active(
+      self, identity_kind::email, cmd.email,
+      [self, origin = cmd.origin, done] { issue_magic_link(self, origin, done); }, fail_to(done));
+}
+
+void handle(identity_pointer self, verify_link_request& cmd, grant_reply done) {
+  verify_link(self, cmd.token, cmd.origin, std::move(done));
+}
+
+void handle(identity_pointer self, code_request& cmd, challenge_reply done) {
+  if (admit(self, done))
+    ensure_active(
+      self, identity_kind::phone, cmd.phone, [self, done] { issue_code(self, done); },
+      fail_to(done));
+}
+
+void handle(identity_pointer self, verify_code_request& cmd, grant_reply done) {
+  if (admit(self, done))
+    ensure_active(
+      self, identity_kind::phone, cmd.phone,
+      [self, code = cmd.code, origin = cmd.origin, done] { judge_code(self, code, origin, done); },
+      fail_to(done));
+}
+
 } // namespace
 
 identity_actor::behavior_type identity_behavior(identity_pointer self, uuid id, uint64_t activation,
@@ -495,37 +530,9 @@ identity_actor::behavior_type identity_behavior(identity_pointer self, uuid id, 
   auto& st = self->state;
   init_entity_state(st, id, activation, std::move(registry), std::move(reader), context);
   return {
-    [self](magic_link_atom, std::string& email, request_origin& origin, challenge_reply& done) {
-      begin_registry_message(self);
-      if (admit(self, done))
-        ensure_active(
-          self, identity_kind::email, email,
-          [self, origin, done] { issue_magic_link(self, origin, done); },
-          [done](const failure& why) { done(why); });
-      end_registry_message(self);
-    },
-    [self](verify_link_atom, std::string& token, request_origin& origin, grant_reply& done) {
-      begin_registry_message(self);
-      verify_link(self, token, origin, std::move(done));
-      end_registry_message(self);
-    },
-    [self](code_atom, std::string& phone, request_origin&, challenge_reply& done) {
-      begin_registry_message(self);
-      if (admit(self, done))
-        ensure_active(
-          self, identity_kind::phone, phone, [self, done] { issue_code(self, done); },
-          [done](const failure& why) { done(why); });
-      end_registry_message(self);
-    },
-    [self](verify_code_atom, std::string& phone, std::string& code, request_origin& origin,
-           grant_reply& done) {
-      begin_registry_message(self);
-      if (admit(self, done))
-        ensure_active(
-          self, identity_kind::phone, phone,
-          [self, code, origin, done] { judge_code(self, code, origin, done); },
-          [done](const failure& why) { done(why); });
-      end_registry_message(self);
+    [self](entity_command& command, completion& done) {
+      handle_command<identity_command>(self, command, done,
+                     [self](auto& cmd, auto answer) { handle(self, cmd, std::move(answer)); });
     },
     [self](committed_atom, uint64_t token) { on_committed(self, token); },
     [self](write_failed_atom, uint64_t token) { on_write_failed(self, token); },

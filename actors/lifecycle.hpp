@@ -14,6 +14,7 @@
 #include "caf/send.hpp"
 
 #include "protocols/caf_types.hpp"
+#include "protocols/invariant.hpp"
 
 namespace tally {
 
@@ -65,6 +66,28 @@ void answer_idle_query(Self self) {
     ask_retirement(self);
   else if (st.idle_now())
     offer_idle(self);
+}
+
+/// Handles one command the registry forwarded to an entity whose commands
+/// are `Commands` (its kind's alternative of entity_command): `handle(
+/// command, reply)` is called with the command and the reply its completion
+/// carries (dispatch pairs them; the registry routes by kind: a mismatch of
+/// either is a bug).
+template <class Commands, class Self, class Handle>
+void handle_command(Self self, entity_command& command, completion& done, Handle&& handle) {
+  begin_registry_message(self);
+  auto* commands = std::get_if<Commands>(&command);
+  TALLY_INVARIANT(commands != nullptr, "the registry routes a command to its kind",
+                  to_string(self->state.id));
+  std::visit(
+    [&](auto& command) {
+      auto answer = reply_for<std::decay_t<decltype(command)>>(done);
+      TALLY_INVARIANT(answer.valid(), "a command's completion carries its result type",
+                      to_string(self->state.id));
+      handle(command, std::move(answer));
+    },
+    *commands);
+  end_registry_message(self);
 }
 
 /// drain: everything the registry forwarded before this sync is handled.

@@ -1,14 +1,13 @@
 #include "actors/registry.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include <prometheus/gauge.h>
 
 #include "caf/all.hpp"
 
-#include "actors/identity.hpp"
-#include "actors/user.hpp"
 
 namespace tally {
 
@@ -20,48 +19,41 @@ failure shutting_down() {
   return {error_code::shutting_down, "the service is shutting down", 1};
 }
 
+/// Calls `f(table)` for every kind's table, in kind order.
+template <class F>
+void for_each_table(registry_state& st, F&& f) {
+  std::apply([&f](auto&... tables) { (f(tables), ...); }, st.tables);
+}
+
 void publish_counts(registry_state& st) {
-  if (st.gauges.users) st.gauges.users->Set(static_cast<double>(st.users.size()));
-  if (st.gauges.identities) st.gauges.identities->Set(static_cast<double>(st.identities.size()));
+  size_t kind = 0;
+  for_each_table(st, [&](const auto& table) {
+    if (auto* gauge = st.gauges[kind++]) gauge->Set(static_cast<double>(table.size()));
+  });
 }
 
 const reader_actor& next_reader(registry_state& st) {
   return st.readers[st.next_reader++ % st.readers.size()];
 }
 
-/// Spawns an entity with `spawn(me, activation, reader)`, and a monitor whose
-/// notification names the entity and its incarnation, so the registry needs
-/// no reverse (actor -> uuid) map.
-template <class Handle, class Spawn>
-entity_entry<Handle>& activate(registry_pointer self, entity_table<Handle>& table, const uuid& id,
-                               Spawn&& spawn) {
-  if (auto* found = table.find(id)) return *found;
+/// The live entity of (Kind, id), spawned first if there is none; its
+/// monitor's notification names the entity and its incarnation, so the
+/// registry needs no reverse (actor -> uuid) map.
+template <size_t Kind>
+auto& activate(registry_pointer self, const uuid& id) {
   auto& st = self->state;
+  auto& table = std::get<Kind>(st.tables);
+  if (auto* found = table.find(id)) return *found;
   auto activation = ++st.last_activation;
   auto me = caf::actor_cast<registry_actor>(self);
-  Handle handle = spawn(me, activation, next_reader(st));
+  constexpr auto behavior = kind_traits<static_cast<entity_kind>(Kind)>::behavior;
+  auto handle = self->spawn(behavior, id, activation, me, next_reader(st), st.context);
   handle->attach_functor([me, id, activation] {
     caf::anon_send(me, user_down_atom_v, id, activation);
   });
   auto& entry = table.insert(id, std::move(handle), activation);
   publish_counts(st);
   return entry;
-}
-
-entity_entry<user_actor>& activate_user(registry_pointer self, const uuid& id) {
-  return activate(self, self->state.users, id,
-                  [&](registry_actor me, uint64_t activation, const reader_actor& reader) {
-                    return self->spawn(user_behavior, id, activation, me, reader,
-                                       self->state.context);
-                  });
-}
-
-entity_entry<identity_actor>& activate_identity(registry_pointer self, const uuid& id) {
-  return activate(self, self->state.identities, id,
-                  [&](registry_actor me, uint64_t activation, const reader_actor& reader) {
-                    return self->spawn(identity_behavior, id, activation, me, reader,
-                                       self->state.context);
-                  });
 }
 
 template <class Handle, class... Ts>
@@ -72,24 +64,18 @@ void send_to(registry_pointer self, entity_entry<Handle>& entry, bool mutation, 
   self->send(entry.handle, std::forward<Ts>(xs)...);
 }
 
-/// Forwards a command to a user; `done` answers shutting_down while draining.
-template <class Reply, class... Ts>
-void to_user(registry_pointer self, const uuid& id, bool mutation, Reply& done, Ts&&... xs) {
-  if (self->state.refusing) {
-    done(shutting_down());
-    return;
-  }
-  send_to(self, activate_user(self, id), mutation, std::forward<Ts>(xs)..., std::move(done));
+/// Forwards the command of kind `Kind` to its entity.
+template <size_t Kind>
+void forward(registry_pointer self, const uuid& key, entity_command& command, completion& done) {
+  bool mutation = may_write(command);
+  send_to(self, activate<Kind>(self, key), mutation, std::move(command), std::move(done));
 }
 
-/// Forwards a command to an identity; every identity command may write.
-template <class Reply, class... Ts>
-void to_identity(registry_pointer self, const uuid& id, Reply& done, Ts&&... xs) {
-  if (self->state.refusing) {
-    done(shutting_down());
-    return;
-  }
-  send_to(self, activate_identity(self, id), true, std::forward<Ts>(xs)..., std::move(done));
+/// Routes a command by (its kind, key): no code per command or per kind.
+template <size_t... Kinds>
+void route(registry_pointer self, const uuid& key, entity_command& command, completion& done,
+           std::index_sequence<Kinds...>) {
+  ((command.index() == Kinds ? forward<Kinds>(self, key, command, done) : void()), ...);
 }
 
 template <class Handle>
@@ -101,8 +87,7 @@ void sweep_table(registry_pointer self, entity_table<Handle>& table) {
 }
 
 void sweep(registry_pointer self) {
-  sweep_table(self, self->state.users);
-  sweep_table(self, self->state.identities);
+  for_each_table(self->state, [self](auto& table) { sweep_table(self, table); });
   self->delayed_send(self, passivation_sweep_interval(self->state.context->passivate_after),
                      passivate_sweep_atom_v);
 }
@@ -124,7 +109,9 @@ void forget_sync(registry_state& st, const uuid& id, uint64_t activation) {
 
 /// Drops the mapping (of either kind) if it still names this incarnation.
 void forget_entity(registry_state& st, const uuid& id, uint64_t activation) {
-  if (!st.users.forget(id, activation) && !st.identities.forget(id, activation)) return;
+  bool forgotten = false;
+  for_each_table(st, [&](auto& table) { forgotten = forgotten || table.forget(id, activation); });
+  if (!forgotten) return;
   publish_counts(st);
   forget_sync(st, id, activation);
 }
@@ -177,57 +164,19 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
   self->delayed_send(self, passivation_sweep_interval(context->passivate_after),
                      passivate_sweep_atom_v);
   return {
-    // -- users ---------------------------------------------------------------------
-    [self](balance_atom atom, const caller& who, balance_reply& done) {
-      to_user(self, who.user, false, done, atom, who.session);
-    },
-    [self](ledger_atom atom, const caller& who, ledger_query& query, ledger_reply& done) {
-      to_user(self, who.user, false, done, atom, who.session, std::move(query));
-    },
-    [self](charge_atom atom, const caller& who, charge_command& cmd, charge_reply& done) {
-      to_user(self, who.user, true, done, atom, who.session, std::move(cmd));
-    },
-    [self](me_atom atom, const caller& who, me_reply& done) {
-      to_user(self, who.user, false, done, atom, who.session);
-    },
-    [self](logout_atom atom, const caller& who, request_origin& origin, logout_reply& done) {
-      to_user(self, who.user, true, done, atom, who.session, std::move(origin));
-    },
-    [self](refresh_atom atom, const caller& route, std::string& token, request_origin& origin,
-           grant_reply& done) {
-      to_user(self, route.user, true, done, atom, route.session, std::move(token),
-              std::move(origin));
-    },
-    [self](credit_atom atom, const uuid& id, credit_command& cmd, credit_reply& done) {
-      to_user(self, id, true, done, atom, std::move(cmd));
-    },
-    [self](open_session_atom atom, const uuid& id, std::string& method, request_origin& origin,
-           grant_reply& done) {
-      to_user(self, id, true, done, atom, std::move(method), std::move(origin));
-    },
-    // -- identities ------------------------------------------------------------------
-    [self](magic_link_atom atom, const uuid& id, std::string& email, request_origin& origin,
-           challenge_reply& done) {
-      to_identity(self, id, done, atom, std::move(email), std::move(origin));
-    },
-    [self](verify_link_atom atom, const uuid& id, std::string& token, request_origin& origin,
-           grant_reply& done) {
-      to_identity(self, id, done, atom, std::move(token), std::move(origin));
-    },
-    [self](code_atom atom, const uuid& id, std::string& phone, request_origin& origin,
-           challenge_reply& done) {
-      to_identity(self, id, done, atom, std::move(phone), std::move(origin));
-    },
-    [self](verify_code_atom atom, const uuid& id, std::string& phone, std::string& code,
-           request_origin& origin, grant_reply& done) {
-      to_identity(self, id, done, atom, std::move(phone), std::move(code),
-                  std::move(origin));
+    [self](const uuid& key, entity_command& command, completion& done) {
+      if (self->state.refusing) {
+        fail(done, shutting_down());
+        return;
+      }
+      route(self, key, command, done, std::make_index_sequence<entity_kind_count>{});
     },
     // -- lifecycle -------------------------------------------------------------------
     [self](idle_atom, const uuid& id, uint64_t activation, uint64_t handled) {
-      auto& st = self->state;
-      if (!settle_idle(self, st.users, id, activation, handled))
-        settle_idle(self, st.identities, id, activation, handled);
+      bool settled = false;
+      for_each_table(self->state, [&](auto& table) {
+        settled = settled || settle_idle(self, table, id, activation, handled);
+      });
     },
     [self](user_down_atom, const uuid& id, uint64_t activation) {
       forget_entity(self->state, id, activation);
@@ -243,8 +192,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
       // has handled every command forwarded before it, so its records are
       // with the writer. Entities that were only read from have nothing to
       // flush (their reads are answered before stop's passivate reaches them).
-      sync_table(self, st.users);
-      sync_table(self, st.identities);
+      for_each_table(st, [self](auto& table) { sync_table(self, table); });
       if (st.awaiting_sync.empty()) return true;
       st.drain_promise = self->make_response_promise<bool>();
       return *st.drain_promise;
@@ -252,8 +200,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
     [self](stop_atom) -> caf::result<bool> {
       auto& st = self->state;
       st.refusing = true;
-      passivate_all(self, st.users);
-      passivate_all(self, st.identities);
+      for_each_table(st, [self](auto& table) { passivate_all(self, table); });
       publish_counts(st);
       st.awaiting_sync.clear();
       if (st.drain_promise) {

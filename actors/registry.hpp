@@ -1,7 +1,8 @@
 #pragma once
-// The registry: uuid -> user actor, identity id -> identity actor. It
-// activates an entity lazily on its first message, forwards every command,
-// and retires entities through a handshake that cannot lose a message:
+// The registry: (kind, key) -> entity actor, for every kind in the table of
+// actors/entity_kinds.hpp. It routes every command by its entity's key with
+// no code per command, activates an entity lazily on its first command, and
+// retires entities through a handshake that cannot lose a message:
 //
 //   registry sweep: no command for passivate_after --idle_query--> entity
 //   entity (nothing pending) --idle(id, activation, handled)--> registry
@@ -9,10 +10,10 @@
 //       yes -> erase the mapping, send passivate (the entity quits)
 //       no  -> ignore; the entity stays until a later sweep finds it idle
 //
-// Users and identities go through the same handshake (entity_table.hpp on
-// this side, lifecycle.hpp on theirs). Activation numbers are unique across
-// both kinds, so an idle/down/synced message finds its entry by (id,
-// activation) in whichever table holds it.
+// Every kind goes through the same handshake (entity_table.hpp on this side,
+// lifecycle.hpp on theirs). Activation numbers are unique across kinds, so
+// an idle/down/synced message finds its entry by (id, activation) in
+// whichever table holds it.
 //
 // One periodic sweep here instead of a timer per entity: CAF keeps each
 // delayed message as a clock entry of ~240 bytes, which for a million idle
@@ -20,7 +21,8 @@
 //
 // An entity that dies on its own (or quits) is dropped from its table when
 // its down notification arrives; messages already sent to it are dropped and
-// their reply<T> fallback answers the caller.
+// their completion's fallback answers the caller.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
@@ -30,7 +32,7 @@
 #include "caf/typed_response_promise.hpp"
 
 #include "actors/entity_context.hpp"
-#include "actors/entity_table.hpp"
+#include "actors/entity_kinds.hpp"
 #include "protocols/caf_types.hpp"
 
 namespace prometheus {
@@ -49,23 +51,21 @@ constexpr int passivation_sweeps_per_period = 4;
 /// The sweep period for a given passivate_after.
 caf::timespan passivation_sweep_interval(caf::timespan passivate_after);
 
-/// tally_active_actors{kind} gauges the registry keeps current.
-struct registry_gauges {
-  prometheus::Gauge* users = nullptr;       ///< kind="user"
-  prometheus::Gauge* identities = nullptr;  ///< kind="identity"
-};
+/// tally_active_actors{kind} gauges the registry keeps current, indexed by
+/// entity_kind (null: not published).
+using registry_gauges = std::array<prometheus::Gauge*, entity_kind_count>;
 
 struct registry_state {
   static inline const char* name = "tally.registry";
 
-  entity_table<user_actor> users;
-  entity_table<identity_actor> identities;
+  /// One table per kind, indexed by entity_kind.
+  entity_tables tables;
   std::vector<reader_actor> readers;
   size_t next_reader = 0;
-  /// Shared by both tables: (id, activation) names one incarnation.
+  /// Shared by every table: (id, activation) names one incarnation.
   uint64_t last_activation = 0;
   const entity_context* context = nullptr;
-  registry_gauges gauges;
+  registry_gauges gauges{};
   /// Set by drain: new commands get shutting_down.
   bool refusing = false;
   /// drain: entities (and their activation) that have not answered sync yet.

@@ -81,9 +81,10 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
                                             wall_clock{now_us}));
   self.context.ip_limiters = self.ip_limiters;
 
-  registry_gauges gauges;
-  gauges.users = &process_metrics.active_actors.Add({{"kind", "user"}});
-  gauges.identities = &process_metrics.active_actors.Add({{"kind", "identity"}});
+  registry_gauges gauges{};
+  for (size_t kind = 0; kind < entity_kind_count; ++kind)
+    gauges[kind] =
+      &process_metrics.active_actors.Add({{"kind", std::string(entity_kind_labels[kind])}});
   self.registry = system.spawn(registry_behavior, self.readers, &self.context, gauges);
   self.gate = std::make_unique<caf_gateway>(self.registry, self.health, &process_metrics);
 }

@@ -405,6 +405,60 @@ void on_write_failed(user_pointer self, uint64_t token) {
   retire(self, error_code::store_unavailable);
 }
 
+// -- commands (protocols/commands.hpp) ---------------------------------------------
+
+/// Answers `done` with a failure of the session check.
+template <class T>
+auto fail_to(reply<T> done) {
+  return [done](const failure& why) { done(why); };
+}
+
+void handle(user_pointer self, balance_request& cmd, balance_reply done) {
+  with_session(
+    self, cmd.session, [self, done](session_entry&) { done(self->state.committed); },
+    fail_to(done));
+}
+
+void handle(user_pointer self, ledger_request& cmd, ledger_reply done) {
+  // The reader answers the reply directly; the page never passes here.
+  with_session(
+    self, cmd.session,
+    [self, query = std::move(cmd.query), done](session_entry&) mutable {
+      auto& st = self->state;
+      self->send(st.reader, ledger_atom_v, st.id, std::move(query), std::move(done));
+    },
+    fail_to(done));
+}
+
+void handle(user_pointer self, charge_request& cmd, charge_reply done) {
+  with_session(
+    self, cmd.session,
+    [self, command = std::move(cmd.command), done](session_entry&) mutable {
+      on_mutation<charge_kind>(self, command, done);
+    },
+    fail_to(done));
+}
+
+void handle(user_pointer self, credit_request& cmd, credit_reply done) {
+  on_mutation<credit_kind>(self, cmd.command, done);
+}
+
+void handle(user_pointer self, me_request& cmd, me_reply done) {
+  me(self, cmd.session, std::move(done));
+}
+
+void handle(user_pointer self, logout_request& cmd, logout_reply done) {
+  logout(self, cmd.session, cmd.origin, std::move(done));
+}
+
+void handle(user_pointer self, refresh_request& cmd, grant_reply done) {
+  refresh(self, cmd.session, cmd.token, cmd.origin, std::move(done));
+}
+
+void handle(user_pointer self, open_session_request& cmd, grant_reply done) {
+  open_session(self, cmd.method, cmd.origin, std::move(done));
+}
+
 } // namespace
 
 user_actor::behavior_type user_behavior(user_pointer self, uuid id, uint64_t activation,
@@ -421,58 +475,9 @@ user_actor::behavior_type user_behavior(user_pointer self, uuid id, uint64_t act
     .await([self](user_snapshot& snapshot) { on_loaded(self, snapshot); },
            [self](caf::error& err) { on_load_failed(self, err); });
   return {
-    [self](balance_atom, const uuid& session, balance_reply& done) {
-      begin_registry_message(self);
-      with_session(
-        self, session, [self, done](session_entry&) { done(self->state.committed); },
-        [done](const failure& why) { done(why); });
-      end_registry_message(self);
-    },
-    [self](ledger_atom, const uuid& session, ledger_query& query, ledger_reply& done) {
-      begin_registry_message(self);
-      // The reader answers the reply directly; the page never passes here.
-      with_session(
-        self, session,
-        [self, query, done](session_entry&) mutable {
-          auto& st = self->state;
-          self->send(st.reader, ledger_atom_v, st.id, std::move(query), std::move(done));
-        },
-        [done](const failure& why) { done(why); });
-      end_registry_message(self);
-    },
-    [self](charge_atom, const uuid& session, charge_command& cmd, charge_reply& done) {
-      begin_registry_message(self);
-      with_session(
-        self, session,
-        [self, cmd, done](session_entry&) mutable { on_mutation<charge_kind>(self, cmd, done); },
-        [done](const failure& why) { done(why); });
-      end_registry_message(self);
-    },
-    [self](credit_atom, credit_command& cmd, credit_reply& done) {
-      begin_registry_message(self);
-      on_mutation<credit_kind>(self, cmd, done);
-      end_registry_message(self);
-    },
-    [self](me_atom, const uuid& session, me_reply& done) {
-      begin_registry_message(self);
-      me(self, session, std::move(done));
-      end_registry_message(self);
-    },
-    [self](logout_atom, const uuid& session, request_origin& origin, logout_reply& done) {
-      begin_registry_message(self);
-      logout(self, session, origin, std::move(done));
-      end_registry_message(self);
-    },
-    [self](refresh_atom, const uuid& session, std::string& token, request_origin& origin,
-           grant_reply& done) {
-      begin_registry_message(self);
-      refresh(self, session, token, origin, std::move(done));
-      end_registry_message(self);
-    },
-    [self](open_session_atom, std::string& method, request_origin& origin, grant_reply& done) {
-      begin_registry_message(self);
-      open_session(self, method, origin, std::move(done));
-      end_registry_message(self);
+    [self](entity_command& command, completion& done) {
+      handle_command<user_command>(self, command, done,
+                     [self](auto& cmd, auto answer) { handle(self, cmd, std::move(answer)); });
     },
     [self](committed_atom, uint64_t token) { on_committed(self, token); },
     [self](write_failed_atom, uint64_t token) { on_write_failed(self, token); },

@@ -19,12 +19,14 @@
 #include "caf/detail/scope_guard.hpp"
 #include "caf/error.hpp"
 #include "caf/fwd.hpp"
+#include "caf/meta/load_callback.hpp"
 #include "caf/optional.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/type_id.hpp"
 #include "caf/typed_actor.hpp"
 
 #include "protocols/auth.hpp"
+#include "protocols/commands.hpp"
 #include "protocols/credits.hpp"
 #include "protocols/error_code.hpp"
 #include "protocols/records.hpp"
@@ -83,6 +85,49 @@ std::enable_if_t<has_fields_v<T>, typename Inspector::result_type> inspect(Inspe
   return fields(x, [&f](auto&... xs) { return f(inspectable(xs)...); });
 }
 
+/// The alternative a variant holds, for inspecting it after its index.
+template <class Variant>
+struct active_alternative {
+  Variant& value;
+};
+
+template <class Inspector, class Variant>
+typename Inspector::result_type inspect(Inspector& f, active_alternative<Variant>& x) {
+  return std::visit([&f](auto& alternative) { return f(alternative); }, x.value);
+}
+
+/// A command variant as CAF inspects it: its index, then (when loading,
+/// once the index is known) that alternative.
+template <class Inspector, class... Ts>
+typename Inspector::result_type inspect_variant(Inspector& f, std::variant<Ts...>& x) {
+  auto index = static_cast<uint32_t>(x.index());
+  active_alternative<std::variant<Ts...>> active{x};
+  auto select = caf::meta::load_callback([&]() -> caf::error {
+    if (index >= sizeof...(Ts)) return caf::sec::invalid_argument;
+    emplace_alternative(x, index, std::index_sequence_for<Ts...>{});
+    return {};
+  });
+  return f(index, select, active);
+}
+
+template <class... Ts, size_t... Is>
+void emplace_alternative(std::variant<Ts...>& x, uint32_t index, std::index_sequence<Is...>) {
+  ((index == Is ? (void)x.template emplace<Is>() : (void)0), ...);
+}
+
+/// Every command (of every kind) as CAF inspects it.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entity_command& x) {
+  return inspect_variant(f, x);
+}
+
+/// The commands of one kind (an alternative of entity_command).
+template <class Inspector, class... Commands>
+std::enable_if_t<(has_fields_v<Commands> && ...), typename Inspector::result_type>
+inspect(Inspector& f, std::variant<Commands...>& x) {
+  return inspect_variant(f, x);
+}
+
 struct entity_write;
 struct idempotency_lookup;
 struct magic_link_lookup;
@@ -103,6 +148,7 @@ struct uuid_hash {
 };
 
 using balance_reply = reply<balance>;
+/// The one completion a reader answers directly (a ledger page).
 using ledger_reply = reply<ledger_page>;
 using charge_reply = reply<mutation_reply<charge_result>>;
 using credit_reply = reply<mutation_reply<credit_result>>;
@@ -118,43 +164,22 @@ using logout_reply = reply<bool>;
 CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tally, (tally::uuid))
   CAF_ADD_TYPE_ID(tally, (tally::ledger_query))
-  CAF_ADD_TYPE_ID(tally, (tally::charge_command))
-  CAF_ADD_TYPE_ID(tally, (tally::credit_command))
   CAF_ADD_TYPE_ID(tally, (tally::user_snapshot))
   CAF_ADD_TYPE_ID(tally, (tally::entity_write))
   CAF_ADD_TYPE_ID(tally, (tally::idempotency_lookup))
-  CAF_ADD_TYPE_ID(tally, (tally::balance_reply))
   CAF_ADD_TYPE_ID(tally, (tally::ledger_reply))
-  CAF_ADD_TYPE_ID(tally, (tally::charge_reply))
-  CAF_ADD_TYPE_ID(tally, (tally::credit_reply))
-  CAF_ADD_TYPE_ID(tally, (tally::caller))
-  CAF_ADD_TYPE_ID(tally, (tally::request_origin))
   CAF_ADD_TYPE_ID(tally, (tally::identity_kind))
   CAF_ADD_TYPE_ID(tally, (tally::identity_snapshot))
   CAF_ADD_TYPE_ID(tally, (tally::magic_link_lookup))
   CAF_ADD_TYPE_ID(tally, (tally::session_lookup))
   CAF_ADD_TYPE_ID(tally, (tally::refresh_token_lookup))
   CAF_ADD_TYPE_ID(tally, (tally::ip_verdict))
-  CAF_ADD_TYPE_ID(tally, (tally::challenge_reply))
-  CAF_ADD_TYPE_ID(tally, (tally::grant_reply))
-  CAF_ADD_TYPE_ID(tally, (tally::me_reply))
-  CAF_ADD_TYPE_ID(tally, (tally::logout_reply))
+  // Commands (protocols/commands.hpp) and their completion.
+  CAF_ADD_TYPE_ID(tally, (tally::entity_command))
+  CAF_ADD_TYPE_ID(tally, (tally::completion))
 
-  // Commands (http -> registry -> user).
-  CAF_ADD_ATOM(tally, tally, balance_atom, "t_balance")
+  // A committed ledger page (user -> reader).
   CAF_ADD_ATOM(tally, tally, ledger_atom, "t_ledger")
-  CAF_ADD_ATOM(tally, tally, charge_atom, "t_charge")
-  CAF_ADD_ATOM(tally, tally, credit_atom, "t_credit")
-  // Sessions (http -> registry -> user; identity -> registry -> user).
-  CAF_ADD_ATOM(tally, tally, me_atom, "t_me")
-  CAF_ADD_ATOM(tally, tally, logout_atom, "t_logout")
-  CAF_ADD_ATOM(tally, tally, refresh_atom, "t_refresh")
-  CAF_ADD_ATOM(tally, tally, open_session_atom, "t_opensess")
-  // Logins (http -> registry -> identity).
-  CAF_ADD_ATOM(tally, tally, magic_link_atom, "t_mlink")
-  CAF_ADD_ATOM(tally, tally, verify_link_atom, "t_vlink")
-  CAF_ADD_ATOM(tally, tally, code_atom, "t_code")
-  CAF_ADD_ATOM(tally, tally, verify_code_atom, "t_vcode")
   // Per-client-IP limit (identity -> ip limiter).
   CAF_ADD_ATOM(tally, tally, ip_check_atom, "t_ipcheck")
   // User lifecycle (user <-> registry).
@@ -284,25 +309,13 @@ using ip_limiter_actor = caf::typed_actor<
   // Count one event of this client IP, if its limit allows it.
   caf::replies_to<ip_check_atom, std::string>::with<ip_verdict>>;
 
-/// One user: credits, ledger head, idempotency keys and sessions
-/// (actors/user.hpp). Every command naming a session checks it first.
-using user_actor = caf::typed_actor<
-  // Committed balance, for a session.
-  caf::reacts_to<balance_atom, uuid, balance_reply>,
-  // Committed ledger page (answered by a reader), for a session.
-  caf::reacts_to<ledger_atom, uuid, ledger_query, ledger_reply>,
-  // Immediate charge, for a session.
-  caf::reacts_to<charge_atom, uuid, charge_command, charge_reply>,
-  // Admin grant or debit (no session).
-  caf::reacts_to<credit_atom, credit_command, credit_reply>,
-  // The user's profile, for a session.
-  caf::reacts_to<me_atom, uuid, me_reply>,
-  // Revoke this session.
-  caf::reacts_to<logout_atom, uuid, request_origin, logout_reply>,
-  // Rotate this session's refresh token (the token as presented).
-  caf::reacts_to<refresh_atom, uuid, std::string, request_origin, grant_reply>,
-  // An identity logged this user in ("magic_link" / "code"): open a session.
-  caf::reacts_to<open_session_atom, std::string, request_origin, grant_reply>,
+/// Every entity actor, of every kind: commands (of its kind; it refuses
+/// another kind's as a bug) and what every kind shares (the writer's
+/// reports, the registry's lifecycle handshake; actors/lifecycle.hpp). A new
+/// kind declares no handler list, type ID or inspect of its own.
+using entity_actor = caf::typed_actor<
+  // A command (protocols/commands.hpp) and where its reply goes.
+  caf::reacts_to<entity_command, completion>,
   // Writer: writes up to this token are committed.
   caf::reacts_to<committed_atom, uint64_t>,
   // Writer: a write failed for good; memory must not run ahead of the store.
@@ -314,49 +327,20 @@ using user_actor = caf::typed_actor<
   // Registry: the passivation handshake succeeded, quit now.
   caf::reacts_to<passivate_atom>>;
 
+/// One user: credits, ledger head, idempotency keys and sessions
+/// (actors/user.hpp). Every command naming a session checks it first.
+using user_actor = entity_actor;
+
 /// One email address or phone number that can log in: its user link, its
 /// magic links, its phone code and its request limit (actors/identity.hpp).
-using identity_actor = caf::typed_actor<
-  // Issue a magic link for this (normalised) email.
-  caf::reacts_to<magic_link_atom, std::string, request_origin, challenge_reply>,
-  // Log in with a magic-link token (as presented).
-  caf::reacts_to<verify_link_atom, std::string, request_origin, grant_reply>,
-  // Issue (replace) the code of this (E.164) phone.
-  caf::reacts_to<code_atom, std::string, request_origin, challenge_reply>,
-  // Log in with this phone's code.
-  caf::reacts_to<verify_code_atom, std::string, std::string, request_origin, grant_reply>,
-  // Writer: writes up to this token are committed.
-  caf::reacts_to<committed_atom, uint64_t>,
-  // Writer: a write failed for good; memory must not run ahead of the store.
-  caf::reacts_to<write_failed_atom, uint64_t>,
-  // Registry: idle for passivate_after; answer idle(handled) if nothing is pending.
-  caf::reacts_to<idle_query_atom>,
-  // Registry: everything before this is handled; answer synced to the registry.
-  caf::reacts_to<sync_atom>,
-  // Registry: the passivation handshake succeeded, quit now.
-  caf::reacts_to<passivate_atom>>;
+using identity_actor = entity_actor;
 
-/// uuid -> user actor and identity id -> identity actor, with lazy
-/// activation and passivation (actors/registry.hpp). Activation numbers are
-/// unique across both kinds, so idle/down/synced need not name the kind.
+/// (kind, key) -> entity actor, with lazy activation and passivation
+/// (actors/registry.hpp). Activation numbers are unique across kinds, so
+/// idle/down/synced need not name the kind.
 using registry_actor = caf::typed_actor<
-  // Forward to the caller's user (activating it first); likewise the next ones.
-  caf::reacts_to<balance_atom, caller, balance_reply>,
-  caf::reacts_to<ledger_atom, caller, ledger_query, ledger_reply>,
-  caf::reacts_to<charge_atom, caller, charge_command, charge_reply>,
-  caf::reacts_to<me_atom, caller, me_reply>,
-  caf::reacts_to<logout_atom, caller, request_origin, logout_reply>,
-  // A refresh token's (user, session) and the token as presented.
-  caf::reacts_to<refresh_atom, caller, std::string, request_origin, grant_reply>,
-  // Admin grant or debit for a user (no session).
-  caf::reacts_to<credit_atom, uuid, credit_command, credit_reply>,
-  // An identity logged user `uuid` in: forward to the user.
-  caf::reacts_to<open_session_atom, uuid, std::string, request_origin, grant_reply>,
-  // Forward to the identity (activating it first): email, token, phone, phone + code.
-  caf::reacts_to<magic_link_atom, uuid, std::string, request_origin, challenge_reply>,
-  caf::reacts_to<verify_link_atom, uuid, std::string, request_origin, grant_reply>,
-  caf::reacts_to<code_atom, uuid, std::string, request_origin, challenge_reply>,
-  caf::reacts_to<verify_code_atom, uuid, std::string, std::string, request_origin, grant_reply>,
+  // Route a command to the entity of its kind with this key (activating it first).
+  caf::reacts_to<uuid, entity_command, completion>,
   // Entity `activation` has handled `handled` registry messages and is idle.
   caf::reacts_to<idle_atom, uuid, uint64_t, uint64_t>,
   // Entity `activation` has terminated.
@@ -381,13 +365,7 @@ error_code to_error_code(const caf::error& error, error_code fallback);
 
 } // namespace tally
 
-// The completions (boundary types): a callback into the HTTP layer, local to
-// this process by nature.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::balance_reply)
+// The completions: a callback into the HTTP layer, local to this process by
+// nature (protocols/commands.hpp). The only message types CAF cannot inspect.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::completion)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::ledger_reply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::charge_reply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::credit_reply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::challenge_reply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::grant_reply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::me_reply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::logout_reply)

@@ -1,18 +1,23 @@
 #pragma once
 // Commands as data: every command an entity receives is a plain value type
 // here, routed by the key of the entity that owns it. Each names its reply
-// type (`result`), and the entity kind it is for (`kind`), so routing needs
-// no code per command, and each has one field list (wire_fields below) from
-// which its msgpack and CAF codecs are derived. A command can therefore be
-// encoded on one node, decoded on another and routed there unchanged (the
-// cluster issue), which tests/actors/dispatch_test.cpp shows on one node.
+// type (`result`) and the entity kind it is for (`kind`), so routing needs
+// no code per command, and each has one field list (below) from which its
+// msgpack and CAF codecs are derived. A command can therefore be encoded on
+// one node, decoded on another and routed there unchanged (the cluster
+// issue), which tests/actors/dispatch_test.cpp shows on one node.
+//
+// The reply goes to a `completion` held beside the command, never inside it.
 #include <cstdint>
+#include <cstddef>
 #include <string>
+#include <utility>
 #include <variant>
 
 #include "protocols/auth.hpp"
 #include "protocols/credits.hpp"
 #include "protocols/outcome.hpp"
+#include "protocols/reply.hpp"
 #include "protocols/uuid.hpp"
 #include "protocols/wire_fields.hpp"
 
@@ -132,21 +137,34 @@ struct verify_code_request {
   request_origin origin;
 };
 
-/// Every command an entity takes. A new command is a struct above, its
-/// fields below, and one alternative here.
-using entity_command =
-  std::variant<balance_request, ledger_request, charge_request, credit_request, me_request,
-               logout_request, refresh_request, open_session_request, magic_link_request,
-               verify_link_request, code_request, verify_code_request>;
+/// The commands of each kind: a new command is a struct above, its field
+/// list below, and one alternative here.
+using user_command = std::variant<balance_request, ledger_request, charge_request, credit_request,
+                                  me_request, logout_request, refresh_request, open_session_request>;
+using identity_command =
+  std::variant<magic_link_request, verify_link_request, code_request, verify_code_request>;
+
+/// Every command, by kind: the alternative's index is its entity_kind, so a
+/// new kind is one alternative here (and its table line in actors/).
+using entity_command = std::variant<user_command, identity_command>;
+
+/// The command variant of one kind.
+template <entity_kind Kind>
+using command_of_kind = std::variant_alternative_t<static_cast<size_t>(Kind), entity_command>;
+
+/// Wraps a command into the entity_command of its kind.
+template <class Command>
+entity_command to_entity_command(Command command) {
+  constexpr auto index = static_cast<size_t>(Command::kind);
+  return entity_command{std::in_place_index<index>, command_of_kind<Command::kind>{std::move(command)}};
+}
 
 /// A command addressed to the entity that owns it: (kind, key) routes it.
 struct envelope {
   uuid key{};
   entity_command command;
 
-  entity_kind kind() const {
-    return std::visit([](const auto& c) { return std::decay_t<decltype(c)>::kind; }, command);
-  }
+  entity_kind kind() const { return static_cast<entity_kind>(command.index()); }
 };
 
 /// Every reply an entity sends (or its failure).
@@ -154,12 +172,43 @@ using reply_body = std::variant<failure, balance, ledger_page, mutation_reply<ch
                                 mutation_reply<credit_result>, me_view, bool, session_grant,
                                 login_challenge>;
 
+/// Where the reply to a command goes: the completion of the caller (the
+/// HTTP request) that is waiting for it, one alternative per result type.
+/// It is the one value in an entity's messages that is not data: it
+/// carries a callback, and stays inside the process that holds the caller.
+using completion = std::variant<reply<balance>, reply<ledger_page>,
+                                reply<mutation_reply<charge_result>>,
+                                reply<mutation_reply<credit_result>>, reply<me_view>, reply<bool>,
+                                reply<session_grant>, reply<login_challenge>>;
+
+/// Answers whatever a completion waits for with a failure.
+inline void fail(completion& done, const failure& why) {
+  std::visit([&why](auto& waiting) { waiting(why); }, done);
+}
+
+/// The reply a command's completion holds (the sender paired them: dispatch).
+template <class Command>
+reply<typename Command::result> reply_for(completion& done) {
+  auto* waiting = std::get_if<reply<typename Command::result>>(&done);
+  return waiting != nullptr ? std::move(*waiting) : reply<typename Command::result>{};
+}
+
 /// Whether a command may write (a drain waits for entities sent one).
 template <class Command, class = void>
 struct mutates : std::false_type {};
 template <class Command>
 struct mutates<Command, std::void_t<decltype(Command::mutates)>>
   : std::bool_constant<Command::mutates> {};
+
+/// Whether this command may write: a drain waits for the entity.
+inline bool may_write(const entity_command& command) {
+  return std::visit(
+    [](const auto& of_kind) {
+      return std::visit([](const auto& c) { return mutates<std::decay_t<decltype(c)>>::value; },
+                        of_kind);
+    },
+    command);
+}
 
 // -- field lists ----------------------------------------------------------------------------
 TALLY_FIELDS(balance_request, x.session)

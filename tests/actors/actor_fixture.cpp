@@ -1,5 +1,6 @@
 #include "tests/actors/actor_fixture.hpp"
 
+#include "actors/dispatch.hpp"
 #include "protocols/auth_tokens.hpp"
 #include "protocols/log.hpp"
 #include "protocols/secrets.hpp"
@@ -22,20 +23,11 @@ writer_actor::behavior_type fake_writer(writer_actor::pointer self, std::shared_
 
 registry_actor::behavior_type fake_registry(registry_actor::pointer, std::shared_ptr<recording> seen) {
   return {
-    [](balance_atom, const caller&, balance_reply&) {},
-    [](ledger_atom, const caller&, ledger_query&, ledger_reply&) {},
-    [](charge_atom, const caller&, charge_command&, charge_reply&) {},
-    [](me_atom, const caller&, me_reply&) {},
-    [](logout_atom, const caller&, request_origin&, logout_reply&) {},
-    [](refresh_atom, const caller&, std::string&, request_origin&, grant_reply&) {},
-    [](credit_atom, const uuid&, credit_command&, credit_reply&) {},
-    [seen](open_session_atom, const uuid& user, std::string&, request_origin&, grant_reply&) {
-      seen->sessions_opened.push_back(user);
+    [seen](const uuid& key, entity_command& command, completion&) {
+      if (std::holds_alternative<user_command>(command)
+          && std::holds_alternative<open_session_request>(std::get<user_command>(command)))
+        seen->sessions_opened.push_back(key);
     },
-    [](magic_link_atom, const uuid&, std::string&, request_origin&, challenge_reply&) {},
-    [](verify_link_atom, const uuid&, std::string&, request_origin&, grant_reply&) {},
-    [](code_atom, const uuid&, std::string&, request_origin&, challenge_reply&) {},
-    [](verify_code_atom, const uuid&, std::string&, std::string&, request_origin&, grant_reply&) {},
     [seen](idle_atom, const uuid& id, uint64_t activation, uint64_t handled) {
       seen->idles.emplace_back(id, activation, handled);
     },
@@ -91,9 +83,10 @@ reader_actor actor_fixture::spawn_reader() {
 }
 
 registry_actor actor_fixture::spawn_registry(std::vector<reader_actor> readers) {
-  registry_gauges gauges;
-  gauges.users = &process_metrics.active_actors.Add({{"kind", "user"}});
-  gauges.identities = &process_metrics.active_actors.Add({{"kind", "identity"}});
+  registry_gauges gauges{};
+  for (size_t kind = 0; kind < entity_kind_count; ++kind)
+    gauges[kind] =
+      &process_metrics.active_actors.Add({{"kind", std::string(entity_kind_labels[kind])}});
   auto registry = sys.spawn(registry_behavior, std::move(readers),
                             static_cast<const entity_context*>(&context), gauges);
   spawned.push_back(caf::actor_cast<caf::actor>(registry));
@@ -178,7 +171,8 @@ charge_slot actor_fixture::charge(const user_actor& user, int64_t amount, std::s
                                   std::string digest) {
   auto [done, result] = capture<mutation_reply<charge_result>>();
   charge_command cmd{amount, "test charge", {key_or_fresh(std::move(key)), std::move(digest)}};
-  caf::anon_send(user, charge_atom_v, session_of(user), std::move(cmd), std::move(done));
+  caf::anon_send(user, to_entity_command(charge_request{session_of(user), std::move(cmd)}),
+                 completion{std::move(done)});
   return result;
 }
 
@@ -186,7 +180,7 @@ charge_slot actor_fixture::charge(const registry_actor& registry, const uuid& us
                                   std::string key, std::string digest) {
   auto [done, result] = capture<mutation_reply<charge_result>>();
   charge_command cmd{amount, "test charge", {key_or_fresh(std::move(key)), std::move(digest)}};
-  caf::anon_send(registry, charge_atom_v, caller_of(user), std::move(cmd), std::move(done));
+  dispatch(registry, user, charge_request{session_of(user), std::move(cmd)}, std::move(done));
   return result;
 }
 
@@ -194,7 +188,7 @@ credit_slot actor_fixture::credit(const user_actor& user, int64_t amount, std::s
                                   std::string digest) {
   auto [done, result] = capture<mutation_reply<credit_result>>();
   credit_command cmd{amount, "test grant", {key_or_fresh(std::move(key)), std::move(digest)}};
-  caf::anon_send(user, credit_atom_v, std::move(cmd), std::move(done));
+  caf::anon_send(user, to_entity_command(credit_request{std::move(cmd)}), completion{std::move(done)});
   return result;
 }
 
@@ -202,13 +196,13 @@ credit_slot actor_fixture::credit(const registry_actor& registry, const uuid& us
                                   std::string key, std::string digest) {
   auto [done, result] = capture<mutation_reply<credit_result>>();
   credit_command cmd{amount, "test grant", {key_or_fresh(std::move(key)), std::move(digest)}};
-  caf::anon_send(registry, credit_atom_v, user, std::move(cmd), std::move(done));
+  dispatch(registry, user, credit_request{std::move(cmd)}, std::move(done));
   return result;
 }
 
 balance_slot actor_fixture::get_balance(const user_actor& user) {
   auto [done, result] = capture<balance>();
-  caf::anon_send(user, balance_atom_v, session_of(user), std::move(done));
+  caf::anon_send(user, to_entity_command(balance_request{session_of(user)}), completion{std::move(done)});
   return result;
 }
 
@@ -218,7 +212,7 @@ balance_slot actor_fixture::get_balance(const registry_actor& registry, const uu
 
 balance_slot actor_fixture::get_balance(const registry_actor& registry, const caller& who) {
   auto [done, result] = capture<balance>();
-  caf::anon_send(registry, balance_atom_v, who, std::move(done));
+  dispatch(registry, who.user, balance_request{who.session}, std::move(done));
   return result;
 }
 
@@ -226,22 +220,22 @@ charge_slot actor_fixture::charge(const registry_actor& registry, const caller& 
                                   std::string key) {
   auto [done, result] = capture<mutation_reply<charge_result>>();
   charge_command cmd{amount, "test charge", {key_or_fresh(std::move(key)), "digest"}};
-  caf::anon_send(registry, charge_atom_v, who, std::move(cmd), std::move(done));
+  dispatch(registry, who.user, charge_request{who.session, std::move(cmd)}, std::move(done));
   return result;
 }
 
 ledger_slot actor_fixture::get_ledger(const registry_actor& registry, const uuid& user,
                                       ledger_query query) {
   auto [done, result] = capture<ledger_page>();
-  caf::anon_send(registry, ledger_atom_v, caller_of(user), std::move(query), std::move(done));
+  dispatch(registry, user, ledger_request{session_of(user), std::move(query)}, std::move(done));
   return result;
 }
 
 challenge_slot actor_fixture::request_link(const registry_actor& registry, const std::string& email,
                                            request_origin origin) {
   auto [done, result] = capture<login_challenge>();
-  caf::anon_send(registry, magic_link_atom_v, identity_id(identity_kind::email, email), email,
-                 std::move(origin), std::move(done));
+  dispatch(registry, identity_id(identity_kind::email, email),
+           magic_link_request{email, std::move(origin)}, std::move(done));
   return result;
 }
 
@@ -250,24 +244,23 @@ grant_slot actor_fixture::verify_link(const registry_actor& registry, const std:
   auto [done, result] = capture<session_grant>();
   auto identity = magic_token_identity(token);
   REQUIRE(identity);
-  caf::anon_send(registry, verify_link_atom_v, *identity, token, std::move(origin),
-                 std::move(done));
+  dispatch(registry, *identity, verify_link_request{token, std::move(origin)}, std::move(done));
   return result;
 }
 
 challenge_slot actor_fixture::request_code(const registry_actor& registry, const std::string& phone,
                                            request_origin origin) {
   auto [done, result] = capture<login_challenge>();
-  caf::anon_send(registry, code_atom_v, identity_id(identity_kind::phone, phone), phone,
-                 std::move(origin), std::move(done));
+  dispatch(registry, identity_id(identity_kind::phone, phone),
+           code_request{phone, std::move(origin)}, std::move(done));
   return result;
 }
 
 grant_slot actor_fixture::verify_code(const registry_actor& registry, const std::string& phone,
                                       const std::string& code, request_origin origin) {
   auto [done, result] = capture<session_grant>();
-  caf::anon_send(registry, verify_code_atom_v, identity_id(identity_kind::phone, phone), phone,
-                 code, std::move(origin), std::move(done));
+  dispatch(registry, identity_id(identity_kind::phone, phone),
+           verify_code_request{phone, code, std::move(origin)}, std::move(done));
   return result;
 }
 
@@ -276,21 +269,21 @@ grant_slot actor_fixture::refresh(const registry_actor& registry, const std::str
   auto [done, result] = capture<session_grant>();
   auto route = refresh_token_route(token);
   REQUIRE(route);
-  caf::anon_send(registry, refresh_atom_v, caller{route->user, route->session}, token,
-                 std::move(origin), std::move(done));
+  dispatch(registry, route->user, refresh_request{route->session, token, std::move(origin)},
+           std::move(done));
   return result;
 }
 
 me_slot actor_fixture::me(const registry_actor& registry, const caller& who) {
   auto [done, result] = capture<me_view>();
-  caf::anon_send(registry, me_atom_v, who, std::move(done));
+  dispatch(registry, who.user, me_request{who.session}, std::move(done));
   return result;
 }
 
 logout_slot actor_fixture::logout(const registry_actor& registry, const caller& who,
                                   request_origin origin) {
   auto [done, result] = capture<bool>();
-  caf::anon_send(registry, logout_atom_v, who, std::move(origin), std::move(done));
+  dispatch(registry, who.user, logout_request{who.session, std::move(origin)}, std::move(done));
   return result;
 }
 

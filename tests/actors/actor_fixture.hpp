@@ -14,6 +14,7 @@
 
 #include "caf/all.hpp"
 
+#include "actors/dispatch.hpp"
 #include "actors/identity.hpp"
 #include "actors/ip_limiter.hpp"
 #include "actors/registry.hpp"

@@ -51,7 +51,8 @@ TEST_CASE_METHOD(dispatch_fixture, "a decoded charge reaches its user and no oth
   auto payer = new_user({10, 0});
   auto bystander = new_user({10, 0});
   auto done = send_as_bytes(
-    envelope{payer, charge_request{session_of(payer), charge_command{3, "remote", {"k", "d"}}}});
+    envelope{payer, to_entity_command(
+                      charge_request{session_of(payer), charge_command{3, "remote", {"k", "d"}}})});
   run_jobs();
 
   REQUIRE(done.answered->has_value());
@@ -67,7 +68,7 @@ TEST_CASE_METHOD(dispatch_fixture, "a decoded charge reaches its user and no oth
 TEST_CASE_METHOD(dispatch_fixture, "a decoded command's failure comes back as data") {
   auto payer = new_user({2, 0});
   auto done = send_as_bytes(
-    envelope{payer, charge_request{session_of(payer), charge_command{3, "", {}}}});
+    envelope{payer, to_entity_command(charge_request{session_of(payer), charge_command{3, "", {}}})});
   run_jobs();
 
   REQUIRE(done.answered->has_value());
@@ -82,7 +83,8 @@ TEST_CASE_METHOD(dispatch_fixture, "a decoded command's failure comes back as da
 TEST_CASE_METHOD(dispatch_fixture, "a decoded identity command reaches the identity of its key") {
   std::string email = "remote@example.com";
   auto done = send_as_bytes(
-    envelope{identity_id(identity_kind::email, email), magic_link_request{email, {"r", "10.0.0.9"}}});
+    envelope{identity_id(identity_kind::email, email),
+             to_entity_command(magic_link_request{email, {"r", "10.0.0.9"}})});
   run_jobs();
 
   REQUIRE(done.answered->has_value());

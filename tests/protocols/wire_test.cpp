@@ -75,14 +75,16 @@ TEST_CASE("every identity command round-trips with its fields") {
 }
 
 TEST_CASE("an envelope keeps its key and its command's alternative") {
-  envelope original{user_id, charge_request{session_id, charge_command{2, "", {}}}};
+  envelope original{user_id, to_entity_command(charge_request{session_id, charge_command{2, "", {}}})};
   auto decoded = round_trip(original);
   CHECK(decoded.key == user_id);
   CHECK(decoded.kind() == entity_kind::user);
-  REQUIRE(std::holds_alternative<charge_request>(decoded.command));
-  CHECK(std::get<charge_request>(decoded.command).command.amount == 2);
+  REQUIRE(std::holds_alternative<user_command>(decoded.command));
+  const auto& of_user = std::get<user_command>(decoded.command);
+  REQUIRE(std::holds_alternative<charge_request>(of_user));
+  CHECK(std::get<charge_request>(of_user).command.amount == 2);
 
-  envelope login{random_uuid(), verify_code_request{"+15550001", "000000", origin}};
+  envelope login{random_uuid(), to_entity_command(verify_code_request{"+15550001", "000000", origin})};
   CHECK(round_trip(login).kind() == entity_kind::identity);
 }
 

@@ -487,14 +487,16 @@ void simulation::send_mutation(size_t user, const std::string& key, const op_bod
     op.what = pending_op::kind::charge;
     auto [done, slot] = test::capture<mutation_reply<charge_result>>();
     op.charged = slot;
-    caf::anon_send(registry_, charge_atom_v, caller_of(user),
-                   charge_command{body.amount, body.tag, std::move(idem)}, std::move(done));
+    dispatch(registry_, users_[user],
+             charge_request{sessions_[user], charge_command{body.amount, body.tag, std::move(idem)}},
+             std::move(done));
   } else {
     op.what = pending_op::kind::credit;
     auto [done, slot] = test::capture<mutation_reply<credit_result>>();
     op.credited = slot;
-    caf::anon_send(registry_, credit_atom_v, users_[user],
-                   credit_command{body.amount, body.tag, std::move(idem)}, std::move(done));
+    dispatch(registry_, users_[user],
+             credit_request{credit_command{body.amount, body.tag, std::move(idem)}},
+             std::move(done));
   }
   hash_.add(2);
   hash_.add(user);
@@ -512,12 +514,12 @@ void simulation::send_read(size_t user, bool ledger) {
     op.page = slot;
     ledger_query query;
     query.limit = 5;
-    caf::anon_send(registry_, ledger_atom_v, caller_of(user), query, std::move(done));
+    dispatch(registry_, users_[user], ledger_request{sessions_[user], query}, std::move(done));
   } else {
     op.what = pending_op::kind::balance;
     auto [done, slot] = test::capture<balance>();
     op.read = slot;
-    caf::anon_send(registry_, balance_atom_v, caller_of(user), std::move(done));
+    dispatch(registry_, users_[user], balance_request{sessions_[user]}, std::move(done));
   }
   hash_.add(3);
   hash_.add(user);
@@ -533,8 +535,9 @@ void simulation::send_unknown_user() {
   op.body = op_body{op_kind::charge, 1, "nobody"};
   auto [done, slot] = test::capture<mutation_reply<charge_result>>();
   op.charged = slot;
-  caf::anon_send(registry_, charge_atom_v, unknown_caller_,
-                 charge_command{1, "nobody", {op.key, op.body.digest()}}, std::move(done));
+  dispatch(registry_, unknown_caller_.user,
+           charge_request{unknown_caller_.session, charge_command{1, "nobody", {op.key, op.body.digest()}}},
+           std::move(done));
   hash_.add(4);
   trace("charge an unknown user");
   outstanding_.push_back(std::move(op));
@@ -716,7 +719,8 @@ void simulation::inject_fault() {
       auto* registry = dynamic_cast<registry_actor::stateful_pointer<registry_state>>(
         caf::actor_cast<caf::abstract_actor*>(registry_));
       std::vector<std::pair<uuid, user_actor>> live;
-      for (const auto& [id, entry] : registry->state.users) live.emplace_back(id, entry.handle);
+      const auto& users = std::get<static_cast<size_t>(entity_kind::user)>(registry->state.tables);
+      for (const auto& [id, entry] : users) live.emplace_back(id, entry.handle);
       if (live.empty()) {
         trace("fault: kill (no live user)");
         break;
