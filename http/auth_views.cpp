@@ -1,7 +1,7 @@
 #include "http/auth_views.hpp"
 
-#include "http/rfc3339.hpp"
 #include "protocols/json_text.hpp"
+#include "protocols/rfc3339.hpp"
 
 namespace tally {
 

@@ -10,8 +10,8 @@
 #include "http/query_string.hpp"
 #include "http/request_context.hpp"
 #include "http/request_handler.hpp"
-#include "http/rfc3339.hpp"
 #include "protocols/reply.hpp"
+#include "protocols/rfc3339.hpp"
 
 namespace tally {
 

@@ -1,12 +1,12 @@
 #include "protocols/log.hpp"
 
-#include "protocols/json_text.hpp"
-
 #include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <unistd.h>
+
+#include "protocols/credits.hpp"
+#include "protocols/json_text.hpp"
+#include "protocols/rfc3339.hpp"
 
 namespace tally {
 
@@ -24,20 +24,6 @@ const char* level_name(log_level level) {
   return "info";
 }
 
-void append_timestamp(std::string& out) {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto seconds = system_clock::to_time_t(now);
-  auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(millis));
-  out += buf;
-}
-
 } // namespace
 
 void set_log_level(log_level level) {
@@ -53,7 +39,9 @@ void log_event(log_level level, std::string_view message, std::initializer_list<
   std::string line;
   line.reserve(256);
   line += "{\"ts\":";
-  append_timestamp(line);
+  line += '"';
+  append_rfc3339(line, now_us(), rfc3339_fraction::milliseconds);
+  line += '"';
   line += ",\"level\":\"";
   line += level_name(level);
   line += "\",\"msg\":";
