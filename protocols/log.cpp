@@ -1,18 +1,20 @@
 #include "protocols/log.hpp"
 
 #include <atomic>
-#include <cstdio>
 #include <unistd.h>
 
 #include "protocols/credits.hpp"
-#include "protocols/json_text.hpp"
-#include "protocols/rfc3339.hpp"
+#include "protocols/json_writer.hpp"
 
 namespace tally {
 
 namespace {
 
 std::atomic<log_level> minimum_level{log_level::info};
+
+/// Digits after the point for a double field: milliseconds when it is a
+/// duration in seconds, enough for any ratio a log reader wants.
+constexpr int log_decimals = 3;
 
 const char* level_name(log_level level) {
   switch (level) {
@@ -38,31 +40,25 @@ void log_event(log_level level, std::string_view message, std::initializer_list<
   if (!log_enabled(level)) return;
   std::string line;
   line.reserve(256);
-  line += "{\"ts\":";
-  line += '"';
-  append_rfc3339(line, now_us(), rfc3339_fraction::milliseconds);
-  line += '"';
-  line += ",\"level\":\"";
-  line += level_name(level);
-  line += "\",\"msg\":";
-  append_json_string(line, message);
+  json_writer json(line);
+  json.begin_object();
+  json.key("ts").timestamp(now_us(), rfc3339_fraction::milliseconds);
+  json.key("level").string(level_name(level));
+  json.key("msg").string(message);
   for (const auto& [key, value] : fields) {
-    line += ',';
-    append_json_string(line, key);
-    line += ':';
+    json.key(key);
     if (auto text = std::get_if<std::string_view>(&value)) {
-      append_json_string(line, *text);
+      json.string(*text);
     } else if (auto number = std::get_if<int64_t>(&value)) {
-      append_json_int(line, *number);
+      json.integer(*number);
     } else if (auto real = std::get_if<double>(&value)) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.3f", *real);
-      line += buf;
+      json.fixed(*real, log_decimals);
     } else {
-      line += std::get<bool>(value) ? "true" : "false";
+      json.boolean(std::get<bool>(value));
     }
   }
-  line += "}\n";
+  json.end_object();
+  line += '\n';
   // One write(2) per line keeps lines whole across threads.
   [[maybe_unused]] auto written = ::write(STDERR_FILENO, line.data(), line.size());
 }
