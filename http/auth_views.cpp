@@ -1,105 +1,61 @@
 #include "http/auth_views.hpp"
 
-#include "http/rfc3339.hpp"
-#include "protocols/json_text.hpp"
-
 namespace tally {
 
-namespace {
-
-void append_optional_string(std::string& out, const std::string& value) {
-  if (value.empty()) {
-    out += "null";
-  } else {
-    append_json_string(out, value);
-  }
-}
-
-} // namespace
-
-void append_user_view(std::string& out, const user_view& user) {
-  out += '{';
-  append_json_key(out, "id");
-  append_json_string(out, to_string(user.id));
-  out += ',';
-  append_json_key(out, "email");
-  append_optional_string(out, user.email);
-  out += ',';
-  append_json_key(out, "phone");
-  append_optional_string(out, user.phone);
-  out += ',';
-  append_json_key(out, "created_at");
-  out += '"';
-  append_rfc3339(out, user.created_at);
-  out += '"';
-  out += '}';
+void write_user_view(json_writer& json, const user_view& user) {
+  json.begin_object();
+  json.key("id").string(to_string(user.id));
+  json.key("email").string_or_null(user.email);
+  json.key("phone").string_or_null(user.phone);
+  json.key("created_at").timestamp(user.created_at);
+  json.end_object();
 }
 
 std::string render_token_pair(const session_grant& grant, std::string_view access_token,
                               int64_t expires_in_s) {
   std::string out;
   out.reserve(256 + access_token.size() + grant.refresh_token.size());
-  out += '{';
-  append_json_key(out, "access_token");
-  append_json_string(out, access_token);
-  out += ',';
-  append_json_key(out, "refresh_token");
-  append_json_string(out, grant.refresh_token);
-  out += ',';
-  append_json_key(out, "token_type");
-  append_json_string(out, "Bearer");
-  out += ',';
-  append_json_key(out, "expires_in");
-  append_json_int(out, expires_in_s);
-  out += ',';
-  append_json_key(out, "user");
-  append_user_view(out, grant.user);
-  out += '}';
+  json_writer json(out);
+  json.begin_object();
+  json.key("access_token").string(access_token);
+  json.key("refresh_token").string(grant.refresh_token);
+  json.key("token_type").string("Bearer");
+  json.key("expires_in").integer(expires_in_s);
+  json.key("user");
+  write_user_view(json, grant.user);
+  json.end_object();
   return out;
 }
 
 std::string render_me(const me_view& me) {
   std::string out;
   out.reserve(160 + me.tenants.size() * 96);
-  out += '{';
-  append_json_key(out, "user");
-  append_user_view(out, me.user);
-  out += ',';
-  append_json_key(out, "tenants");
-  out += '[';
-  for (size_t i = 0; i < me.tenants.size(); ++i) {
-    const auto& tenant = me.tenants[i];
-    if (i > 0) out += ',';
-    out += '{';
-    append_json_key(out, "id");
-    append_json_string(out, to_string(tenant.tenant));
-    out += ',';
-    append_json_key(out, "name");
-    append_json_string(out, tenant.name);
-    out += ',';
-    append_json_key(out, "role");
-    append_json_string(out, tenant.role);
-    out += '}';
+  json_writer json(out);
+  json.begin_object();
+  json.key("user");
+  write_user_view(json, me.user);
+  json.key("tenants").begin_array();
+  for (const auto& tenant : me.tenants) {
+    json.begin_object();
+    json.key("id").string(to_string(tenant.tenant));
+    json.key("name").string(tenant.name);
+    json.key("role").string(tenant.role);
+    json.end_object();
   }
-  out += "]}";
+  json.end_array();
+  json.end_object();
   return out;
 }
 
 std::string render_challenge(const login_challenge& challenge, std::string_view debug_field) {
   std::string out;
   out.reserve(96 + challenge.debug_secret.size());
-  out += '{';
-  append_json_key(out, "status");
-  append_json_string(out, "sent");
-  out += ',';
-  append_json_key(out, "expires_in");
-  append_json_int(out, challenge.expires_in_s);
-  if (!challenge.debug_secret.empty()) {
-    out += ',';
-    append_json_key(out, debug_field);
-    append_json_string(out, challenge.debug_secret);
-  }
-  out += '}';
+  json_writer json(out);
+  json.begin_object();
+  json.key("status").string("sent");
+  json.key("expires_in").integer(challenge.expires_in_s);
+  if (!challenge.debug_secret.empty()) json.key(debug_field).string(challenge.debug_secret);
+  json.end_object();
   return out;
 }
 

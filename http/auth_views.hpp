@@ -1,16 +1,17 @@
 #pragma once
-// The JSON bodies of API.md "Auth", rendered by hand in a fixed field order
-// (like credits_routes): the user, the token pair, /v1/auth/me and the
-// answer to a login challenge.
+// The JSON bodies of API.md "Auth", written through json_writer in a fixed
+// field order (like credits_routes): the user, the token pair, /v1/auth/me
+// and the answer to a login challenge.
 #include <string>
 #include <string_view>
 
 #include "protocols/auth.hpp"
+#include "protocols/json_writer.hpp"
 
 namespace tally {
 
 /// {"id","email","phone","created_at"}; email and phone are null when empty.
-void append_user_view(std::string& out, const user_view& user);
+void write_user_view(json_writer& json, const user_view& user);
 
 /// {"access_token","refresh_token","token_type":"Bearer","expires_in","user"}.
 std::string render_token_pair(const session_grant& grant, std::string_view access_token,

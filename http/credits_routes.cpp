@@ -5,12 +5,11 @@
 #include "http/gateway_call.hpp"
 #include "http/idempotency_key.hpp"
 #include "http/json_body.hpp"
-#include "protocols/json_text.hpp"
 #include "http/ledger_cursor.hpp"
 #include "http/query_string.hpp"
 #include "http/request_context.hpp"
 #include "http/request_handler.hpp"
-#include "http/rfc3339.hpp"
+#include "protocols/json_writer.hpp"
 #include "protocols/reply.hpp"
 
 namespace tally {
@@ -20,75 +19,51 @@ namespace {
 std::string render_balance(const balance& value) {
   std::string out;
   out.reserve(64);
-  out += '{';
-  append_json_key(out, "available");
-  append_json_int(out, value.available);
-  out += ',';
-  append_json_key(out, "reserved");
-  append_json_int(out, value.reserved);
-  out += '}';
+  json_writer json(out);
+  json.begin_object();
+  json.key("available").integer(value.available);
+  json.key("reserved").integer(value.reserved);
+  json.end_object();
   return out;
 }
 
 std::string render_charge(const charge_result& result) {
   std::string out;
   out.reserve(96);
-  out += '{';
-  append_json_key(out, "id");
-  append_json_string(out, to_string(result.id));
-  out += ',';
-  append_json_key(out, "amount");
-  append_json_int(out, result.amount);
-  out += ',';
-  append_json_key(out, "available");
-  append_json_int(out, result.available);
-  out += '}';
+  json_writer json(out);
+  json.begin_object();
+  json.key("id").string(to_string(result.id));
+  json.key("amount").integer(result.amount);
+  json.key("available").integer(result.available);
+  json.end_object();
   return out;
 }
 
 std::string render_ledger(const ledger_page& page) {
   std::string out;
   out.reserve(32 + page.entries.size() * 200);
-  out += '{';
-  append_json_key(out, "data");
-  out += '[';
-  bool first = true;
+  json_writer json(out);
+  json.begin_object();
+  json.key("data").begin_array();
   for (const auto& entry : page.entries) {
-    if (!first) out += ',';
-    first = false;
-    out += '{';
-    append_json_key(out, "id");
-    append_json_string(out, to_string(entry.id));
-    out += ',';
-    append_json_key(out, "type");
-    append_json_string(out, to_string(entry.type));
-    out += ',';
-    append_json_key(out, "amount");
-    append_json_int(out, entry.amount);
-    out += ',';
-    append_json_key(out, "available_after");
-    append_json_int(out, entry.available_after);
-    out += ',';
-    append_json_key(out, "reserved_after");
-    append_json_int(out, entry.reserved_after);
-    out += ',';
-    append_json_key(out, "reference");
-    append_json_string(out, entry.reference);
-    out += ',';
-    append_json_key(out, "created_at");
-    out += '"';
-    append_rfc3339(out, entry.created_at);
-    out += '"';
-    out += '}';
+    json.begin_object();
+    json.key("id").string(to_string(entry.id));
+    json.key("type").string(to_string(entry.type));
+    json.key("amount").integer(entry.amount);
+    json.key("available_after").integer(entry.available_after);
+    json.key("reserved_after").integer(entry.reserved_after);
+    json.key("reference").string(entry.reference);
+    json.key("created_at").timestamp(entry.created_at);
+    json.end_object();
   }
-  out += "],";
-  append_json_key(out, "next_cursor");
+  json.end_array();
+  json.key("next_cursor");
   if (page.next_before_seq) {
-    append_json_string(out, encode_ledger_cursor(*page.next_before_seq));
+    json.string(encode_ledger_cursor(*page.next_before_seq));
   } else {
-    out += "null";
+    json.null();
   }
-  out += '}';
+  json.end_object();
   return out;
 }
 

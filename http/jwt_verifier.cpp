@@ -8,7 +8,7 @@
 #include <openssl/hmac.h>
 
 #include "protocols/base64url.hpp"
-#include "protocols/json_text.hpp"
+#include "protocols/json_writer.hpp"
 
 namespace tally {
 
@@ -196,30 +196,17 @@ std::string sign_access_token(const access_claims& claims, const http_config& co
   int64_t now = unix_now_s();
   std::string payload;
   payload.reserve(256);
-  payload += '{';
-  append_json_key(payload, "iss");
-  append_json_string(payload, config.jwt_issuer);
-  payload += ',';
-  append_json_key(payload, "aud");
-  append_json_string(payload, config.jwt_audience);
-  payload += ',';
-  append_json_key(payload, "sub");
-  append_json_string(payload, to_string(claims.user));
-  if (!claims.session_id.empty()) {
-    payload += ',';
-    append_json_key(payload, "sid");
-    append_json_string(payload, claims.session_id);
-  }
-  payload += ',';
-  append_json_key(payload, "iat");
-  append_json_int(payload, now);
-  payload += ',';
-  append_json_key(payload, "exp");
-  append_json_int(payload, now + ttl.count());
-  payload += ',';
-  append_json_key(payload, "jti");
-  append_json_string(payload, claims.jti.empty() ? to_string(random_uuid()) : claims.jti);
-  payload += '}';
+  // Not `json`: that names nlohmann::json in this file.
+  json_writer writer(payload);
+  writer.begin_object();
+  writer.key("iss").string(config.jwt_issuer);
+  writer.key("aud").string(config.jwt_audience);
+  writer.key("sub").string(to_string(claims.user));
+  if (!claims.session_id.empty()) writer.key("sid").string(claims.session_id);
+  writer.key("iat").integer(now);
+  writer.key("exp").integer(now + ttl.count());
+  writer.key("jti").string(claims.jti.empty() ? to_string(random_uuid()) : claims.jti);
+  writer.end_object();
 
   std::string token = header;
   token += '.';

@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "protocols/json_text.hpp"
+#include "protocols/json_writer.hpp"
 
 namespace tally {
 
@@ -93,41 +93,25 @@ std::string render_problem(problem_code code, std::string_view detail, std::stri
   const auto& info = describe(code);
   std::string out;
   out.reserve(192 + detail.size() + errors.size() * 64);
-  out += '{';
-  append_json_key(out, "type");
-  append_json_string(out, info.type);
-  out += ',';
-  append_json_key(out, "title");
-  append_json_string(out, info.title);
-  out += ',';
-  append_json_key(out, "status");
-  append_json_int(out, info.status);
-  out += ',';
-  append_json_key(out, "code");
-  append_json_string(out, info.code);
-  out += ',';
-  append_json_key(out, "detail");
-  append_json_string(out, detail.empty() ? info.title : detail);
-  out += ',';
-  append_json_key(out, "request_id");
-  append_json_string(out, request_id);
+  json_writer json(out);
+  json.begin_object();
+  json.key("type").string(info.type);
+  json.key("title").string(info.title);
+  json.key("status").integer(info.status);
+  json.key("code").string(info.code);
+  json.key("detail").string(detail.empty() ? info.title : detail);
+  json.key("request_id").string(request_id);
   if (code == problem_code::validation_failed) {
-    out += ',';
-    append_json_key(out, "errors");
-    out += '[';
-    for (size_t i = 0; i < errors.size(); ++i) {
-      if (i > 0) out += ',';
-      out += '{';
-      append_json_key(out, "field");
-      append_json_string(out, errors[i].field);
-      out += ',';
-      append_json_key(out, "message");
-      append_json_string(out, errors[i].message);
-      out += '}';
+    json.key("errors").begin_array();
+    for (const auto& error : errors) {
+      json.begin_object();
+      json.key("field").string(error.field);
+      json.key("message").string(error.message);
+      json.end_object();
     }
-    out += ']';
+    json.end_array();
   }
-  out += '}';
+  json.end_object();
   return out;
 }
 

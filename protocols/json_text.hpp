@@ -1,7 +1,7 @@
 #pragma once
-// Hand-written JSON for responses: small fixed shapes rendered straight into
-// one string, deterministically (a replayed idempotent response must be
-// byte-identical) and without building a DOM per request.
+// The two leaves of hand-written JSON: a string literal and an integer.
+// Builders use json_writer (json_writer.hpp), which places the commas and
+// keys around these.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,12 +14,5 @@ void append_json_string(std::string& out, std::string_view text);
 
 /// Appends a JSON integer.
 void append_json_int(std::string& out, int64_t value);
-
-/// Appends `"name":` (name is trusted: a literal without escapes).
-inline void append_json_key(std::string& out, std::string_view name) {
-  out += '"';
-  out += name;
-  out += "\":";
-}
 
 } // namespace tally

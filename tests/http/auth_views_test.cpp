@@ -47,7 +47,8 @@ TEST_CASE("the user view shows a phone user with a null email, fractions of seco
   user.phone = "+491701234567";
   user.created_at = created_at_us + 250'000;
   std::string out;
-  append_user_view(out, user);
+  json_writer writer(out);
+  write_user_view(writer, user);
   auto body = json::parse(out);
   CHECK(body == json{{"id", user_text},
                      {"email", nullptr},

@@ -1,4 +1,4 @@
-#include "http/rfc3339.hpp"
+#include "protocols/rfc3339.hpp"
 
 #include <cstdint>
 
@@ -65,7 +65,7 @@ bool read_digits(std::string_view text, size_t pos, int width, int& value) {
 
 } // namespace
 
-void append_rfc3339(std::string& out, timestamp_us at) {
+void append_rfc3339(std::string& out, timestamp_us at, rfc3339_fraction fraction) {
   int64_t seconds = at / us_per_second;
   int64_t micros = at % us_per_second;
   if (micros < 0) {
@@ -96,21 +96,28 @@ void append_rfc3339(std::string& out, timestamp_us at) {
   append_digits(out, of_day / 60 % 60, 2);
   out += ':';
   append_digits(out, of_day % 60, 2);
-  if (micros != 0) {
-    out += '.';
-    if (micros % 1000 == 0) {
+  switch (fraction) {
+    case rfc3339_fraction::shortest:
+      if (micros == 0) break;
+      out += '.';
+      if (micros % 1000 == 0) {
+        append_digits(out, micros / 1000, 3);
+      } else {
+        append_digits(out, micros, 6);
+      }
+      break;
+    case rfc3339_fraction::milliseconds:
+      out += '.';
       append_digits(out, micros / 1000, 3);
-    } else {
-      append_digits(out, micros, 6);
-    }
+      break;
   }
   out += 'Z';
 }
 
-std::string format_rfc3339(timestamp_us at) {
+std::string format_rfc3339(timestamp_us at, rfc3339_fraction fraction) {
   std::string out;
   out.reserve(32);
-  append_rfc3339(out, at);
+  append_rfc3339(out, at, fraction);
   return out;
 }
 

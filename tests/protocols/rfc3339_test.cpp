@@ -1,7 +1,7 @@
-// http/rfc3339: UTC timestamps out, RFC 3339 in (with offsets and fractions).
+// protocols/rfc3339: UTC timestamps out, RFC 3339 in (with offsets and fractions).
 #include <catch2/catch.hpp>
 
-#include "http/rfc3339.hpp"
+#include "protocols/rfc3339.hpp"
 
 using namespace tally;
 
@@ -41,4 +41,27 @@ TEST_CASE("format and parse round-trip") {
                      4'102'444'799 * second}) {
     CHECK(parse_rfc3339(format_rfc3339(at)) == at);
   }
+}
+
+TEST_CASE("formatting: the epoch, leap years and times before 1970") {
+  CHECK(format_rfc3339(0, rfc3339_fraction::milliseconds) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339(1'709'164'800 * second) == "2024-02-29T00:00:00Z");
+  CHECK(format_rfc3339(1'709'251'199 * second) == "2024-02-29T23:59:59Z");
+  CHECK(format_rfc3339(-2'203'891'200 * second) == "1900-03-01T00:00:00Z");  // 1900: no Feb 29
+  CHECK(format_rfc3339(-2'203'891'201 * second) == "1900-02-28T23:59:59Z");
+  CHECK(format_rfc3339(-86'400 * second) == "1969-12-31T00:00:00Z");
+  CHECK(format_rfc3339(-1'000) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_rfc3339(253'402'300'799 * second + 999'999) == "9999-12-31T23:59:59.999999Z");
+}
+
+TEST_CASE("formatting milliseconds: always three digits, truncated, as log lines want") {
+  CHECK(format_rfc3339(1'795'456'800 * second, rfc3339_fraction::milliseconds) ==
+        "2026-11-23T18:00:00.000Z");
+  CHECK(format_rfc3339(1'795'456'800 * second + 250'000, rfc3339_fraction::milliseconds) ==
+        "2026-11-23T18:00:00.250Z");
+  CHECK(format_rfc3339(1'795'456'800 * second + 999'999, rfc3339_fraction::milliseconds) ==
+        "2026-11-23T18:00:00.999Z");
+  CHECK(format_rfc3339(1'795'456'800 * second + 7, rfc3339_fraction::milliseconds) ==
+        "2026-11-23T18:00:00.000Z");
+  CHECK(format_rfc3339(-1, rfc3339_fraction::milliseconds) == "1969-12-31T23:59:59.999Z");
 }
