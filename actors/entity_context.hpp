@@ -13,6 +13,7 @@
 #include "protocols/auth.hpp"
 #include "protocols/caf_types.hpp"
 #include "protocols/credits.hpp"
+#include "protocols/limits.hpp"
 #include "protocols/store_health.hpp"
 
 namespace tally {
@@ -26,9 +27,9 @@ struct entity_context {
   /// An entity with no command for this long is asked whether it is idle.
   caf::timespan passivate_after{std::chrono::minutes(10)};
   /// Uncommitted writes (and so waiting replies) per entity before 503 OVERLOADED.
-  size_t pending_replies_max = 1024;
+  size_t pending_replies_max = entity_pending_replies_max;
   /// Committed idempotency keys kept in memory per user.
-  size_t idempotency_cached_max = 4096;
+  size_t idempotency_cached_max = tally::idempotency_cached_max;
   /// Keys older than this are expired (API.md: kept >= 24 h).
   std::chrono::microseconds idempotency_retention{std::chrono::hours(24)};
   writer_actor writer;

@@ -11,6 +11,7 @@
 #include "caf/fwd.hpp"
 
 #include "protocols/auth.hpp"
+#include "protocols/limits.hpp"
 
 namespace tally {
 
@@ -29,15 +30,15 @@ struct runtime_config {
   /// Idle users and identities are passivated (memory freed) after this.
   std::chrono::milliseconds passivate_after{600'000};
   /// Per-actor window of uncommitted replies (CAF-0.17.md §4: keep windows small).
-  size_t user_pending_replies_max = 1024;
+  size_t user_pending_replies_max = entity_pending_replies_max;
   /// Committed idempotency keys per user kept in memory.
-  size_t idempotency_cached_max = 4096;
+  size_t idempotency_cached_max = tally::idempotency_cached_max;
   /// Idempotency keys are kept (and replayed) at least this long.
   std::chrono::hours idempotency_retention{24};
   /// Records per store transaction at most.
-  size_t write_batch_records_max = 8192;
+  size_t write_batch_records_max = tally::write_batch_records_max;
   /// Records handed to the writer and not committed, before 503 OVERLOADED.
-  int64_t backlog_records_max = 100000;
+  int64_t backlog_records_max = tally::backlog_records_max;
   /// Reader actors (own store connection each), used round-robin.
   size_t reader_count = 2;
   /// Login, session and rate-limit settings (API.md "Auth").

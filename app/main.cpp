@@ -3,8 +3,13 @@
 //   start:  settings -> log level -> store migrated -> metrics -> CAF system
 //           -> actor runtime (writer, readers, registry) -> HTTP server
 //   stop:   (SIGTERM/SIGINT) stop accepting -> drain in-flight requests
-//           -> flush the write-behind queue -> stop HTTP -> stop actors
-//           -> close the store -> exit 0
+//           -> actors.shutdown: close the gateway, every entity handles what
+//              it was sent, the writer commits it, entities, registry,
+//              readers and writer quit (each store connection closes with
+//              its actor)
+//           -> stop HTTP -> exit 0
+//   HTTP stops last: a completion an actor delivers during its shutdown is
+//   posted to an HTTP thread, which must still be there to run it.
 #include <csignal>
 #include <iostream>
 

@@ -27,6 +27,7 @@
 #include "persistence/store_connection.hpp"
 #include "persistence/write_queue.hpp"
 #include "protocols/caf_types.hpp"
+#include "protocols/limits.hpp"
 
 namespace tally {
 
@@ -35,7 +36,7 @@ struct store_health;
 
 struct writer_settings {
   /// Records per store transaction at most.
-  size_t batch_records_max = 8192;
+  size_t batch_records_max = write_batch_records_max;
   /// Transient failures of one batch while the store answers pings, before
   /// the batch is given up (a lock that never clears, say).
   int commit_attempts_max = 10;

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "protocols/limits.hpp"
+
 namespace tally {
 
 struct store_health {
@@ -12,7 +14,7 @@ struct store_health {
   /// Records handed to the writer and not yet committed (or dropped).
   std::atomic<int64_t> backlog_records{0};
   /// Bound on backlog_records: above it, mutations get 503 OVERLOADED.
-  int64_t backlog_records_max = 100000;
+  int64_t backlog_records_max = tally::backlog_records_max;
 
   bool backlog_full() const {
     return backlog_records.load(std::memory_order_relaxed) >= backlog_records_max;
