@@ -59,10 +59,7 @@ timestamp_us now_of(const identity_state& st) {
 }
 
 std::optional<failure> refuse_write(const identity_state& st) {
-  if (st.context->health->backlog_full()) return overloaded("the write-behind backlog is full");
-  if (st.uncommitted.size() >= st.context->pending_replies_max)
-    return overloaded("too many uncommitted requests for this identity");
-  return std::nullopt;
+  return st.writes.refuse(*st.context, "identity", identity_retry_after_s);
 }
 
 const rate_limit& request_limit(const identity_state& st) {
@@ -79,16 +76,8 @@ void write(identity_pointer self, write_batch records, std::function<void()> on_
            std::function<void(const failure&)> on_fail) {
   auto& st = self->state;
   if (st.current == phase::active) records.identities.push_back(st.row);
-  entity_write out;
-  out.entity = st.id;
-  out.epoch = st.row.owner_epoch;
-  out.token = ++st.last_token;
-  out.listener = caf::actor_cast<write_listener>(self);
-  out.records = std::move(records);
-  st.context->health->backlog_records.fetch_add(static_cast<int64_t>(out.records.record_count()),
-                                                std::memory_order_relaxed);
-  self->send(st.context->writer, write_atom_v, std::move(out));
-  st.uncommitted.push_back(identity_write{st.last_token, std::move(on_commit), std::move(on_fail)});
+  st.writes.submit(self, st.id, st.row.owner_epoch, std::move(records),
+                   identity_write{0, std::move(on_commit), std::move(on_fail)});
 }
 
 /// Fails everything owed and hands the actor back to the registry; the
@@ -97,8 +86,7 @@ void retire(identity_pointer self) {
   auto& st = self->state;
   st.current = phase::retiring;
   st.retire_code = error_code::store_unavailable;
-  auto writes = std::move(st.uncommitted);
-  st.uncommitted.clear();
+  auto writes = st.writes.take_all();
   st.links.clear();
   st.code.reset();
   auto why = store_unavailable();
@@ -109,15 +97,7 @@ void retire(identity_pointer self) {
 void on_committed(identity_pointer self, uint64_t token) {
   auto& st = self->state;
   if (st.current == phase::retiring) return;
-  st.committed_token = std::max(st.committed_token, token);
-  size_t count = 0;
-  while (count < st.uncommitted.size() && st.uncommitted[count].token <= token) ++count;
-  std::vector<identity_write> done(
-    std::make_move_iterator(st.uncommitted.begin()),
-    std::make_move_iterator(st.uncommitted.begin() + static_cast<std::ptrdiff_t>(count)));
-  st.uncommitted.erase(st.uncommitted.begin(),
-                       st.uncommitted.begin() + static_cast<std::ptrdiff_t>(count));
-  for (auto& pending : done) pending.on_commit();
+  for (auto& pending : st.writes.take_committed(token, st.id)) pending.on_commit();
 }
 
 void on_write_failed(identity_pointer self, uint64_t token) {
@@ -184,7 +164,7 @@ known_link& remember_link(identity_state& st, const magic_link_row& row) {
   while (st.links.size() > magic_links_cached_max) {
     auto oldest = st.links.end();
     for (auto i = st.links.begin(); i != st.links.end(); ++i)
-      if (i->second.write_token <= st.committed_token
+      if (i->second.write_token <= st.writes.committed_token()
           && (oldest == st.links.end() || i->second.last_used < oldest->second.last_used))
         oldest = i;
     if (oldest == st.links.end() || oldest->first == row.token_hash) break;
@@ -250,7 +230,7 @@ void judge_link(identity_pointer self, known_link* known, const request_origin& 
   write_batch records;
   records.magic_links.push_back(known->row);
   complete_login(self, method_magic_link, origin, std::move(done), std::move(records));
-  known->write_token = st.last_token;
+  known->write_token = st.writes.last_token();
 }
 
 /// A link not in memory: the store decides (a hash it does not know, or
@@ -390,7 +370,7 @@ void issue_magic_link(identity_pointer self, const request_origin& origin, chall
           done(challenge);
         },
         [done](const failure& why) { done(why); });
-      st.links[link.token_hash].write_token = st.last_token;
+      st.links[link.token_hash].write_token = st.writes.last_token();
     },
     refuse);
 }

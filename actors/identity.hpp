@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "actors/entity_context.hpp"
+#include "actors/write_pipeline.hpp"
 #include "protocols/caf_types.hpp"
 
 namespace tally {
@@ -83,16 +84,14 @@ struct identity_state {
   uint64_t link_clock = 0;
 
   uint64_t handled = 0;
-  uint64_t last_token = 0;
-  uint64_t committed_token = 0;
-  /// Oldest first.
-  std::vector<identity_write> uncommitted;
+  /// Writes with the writer, and what each owes once committed.
+  write_pipeline<identity_write> writes;
 
   // -- lifecycle predicates (lifecycle.hpp) --------------------------------------
   bool retiring() const { return current == phase::retiring; }
   /// Every store answer is awaited, so none can come back after a retirement.
   bool can_retire_now() const { return true; }
-  bool idle_now() const { return current != phase::retiring && uncommitted.empty(); }
+  bool idle_now() const { return current != phase::retiring && writes.empty(); }
 };
 
 /// Behaviour of one identity actor. Spawned by the registry; `activation` is

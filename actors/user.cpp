@@ -46,29 +46,14 @@ failure overloaded(const char* why) {
 }
 
 std::optional<failure> refuse_write(const user_state& st) {
-  const auto& context = *st.context;
-  if (context.health->backlog_full()) return overloaded("the write-behind backlog is full");
-  // The window bounds replies waiting for a commit (CAF-0.17.md §4). With
-  // ack=memory credit replies do not wait; the writer backlog bounds the rest.
-  if (st.uncommitted.size() >= context.pending_replies_max)
-    return overloaded("too many uncommitted requests for this user");
-  return std::nullopt;
+  // With ack=memory credit replies do not wait; the writer backlog bounds the rest.
+  return st.writes.refuse(*st.context, "user", user_retry_after_s);
 }
 
 void submit_write(user_pointer self, write_batch records, uncommitted_write pending) {
   auto& st = self->state;
-  entity_write write;
-  write.entity = st.id;
-  write.epoch = st.epoch;
-  write.token = ++st.last_token;
-  write.listener = caf::actor_cast<write_listener>(self);
-  write.records = std::move(records);
-  pending.token = write.token;
   pending.after = st.speculative;
-  st.context->health->backlog_records.fetch_add(
-    static_cast<int64_t>(write.records.record_count()), std::memory_order_relaxed);
-  self->send(st.context->writer, write_atom_v, std::move(write));
-  st.uncommitted.push_back(std::move(pending));
+  st.writes.submit(self, st.id, st.epoch, std::move(records), std::move(pending));
 }
 
 } // namespace user_detail
@@ -182,8 +167,7 @@ void retire(user_pointer self, error_code code) {
   st.retire_code = code;
   auto why = retire_failure(st);
   // Taken out first: a reply callback must never see a half-cleared state.
-  auto waiting = std::move(st.uncommitted);
-  st.uncommitted.clear();
+  auto waiting = st.writes.take_all();
   st.keys.reset();
   for (auto& write : waiting) fail_waiting(write, why);
   drop_sessions(self);
@@ -374,20 +358,8 @@ void on_mutation(user_pointer self, typename Kind::command& cmd, typename Kind::
 void on_committed(user_pointer self, uint64_t token) {
   auto& st = self->state;
   if (st.current != phase::active) return;
-  // The writer commits an entity's writes in order, each batch past the last.
-  TALLY_INVARIANT(token > st.committed_token, "commit tokens increase", to_string(st.id));
-  TALLY_INVARIANT(token <= st.last_token, "only submitted writes commit", to_string(st.id));
-  st.committed_token = token;
   // Taken out before any reply runs: a delivery may start a new write.
-  size_t done_count = 0;
-  while (done_count < st.uncommitted.size() && st.uncommitted[done_count].token <= token)
-    ++done_count;
-  std::vector<uncommitted_write> done(
-    std::make_move_iterator(st.uncommitted.begin()),
-    std::make_move_iterator(st.uncommitted.begin() + static_cast<std::ptrdiff_t>(done_count)));
-  st.uncommitted.erase(st.uncommitted.begin(),
-                       st.uncommitted.begin() + static_cast<std::ptrdiff_t>(done_count));
-  for (auto& write : done) {
+  for (auto& write : st.writes.take_committed(token, st.id)) {
     st.committed = write.after;
     check_balance(st, st.committed);
     if (!write.idempotency_key.empty() && st.keys) st.keys->mark_committed(write.idempotency_key);
@@ -401,7 +373,7 @@ void on_write_failed(user_pointer self, uint64_t token) {
   log_event(log_level::warn, "write failed; user reloads from the store",
             {{"user_id", std::string_view(to_string(st.id))},
              {"token", static_cast<int64_t>(token)},
-             {"waiting", static_cast<int64_t>(st.uncommitted.size())}});
+             {"waiting", static_cast<int64_t>(st.writes.size())}});
   retire(self, error_code::store_unavailable);
 }
 

@@ -32,6 +32,7 @@
 #include "actors/entity_context.hpp"
 #include "actors/idempotency_cache.hpp"
 #include "actors/session_cache.hpp"
+#include "actors/write_pipeline.hpp"
 #include "protocols/caf_types.hpp"
 
 namespace tally {
@@ -120,13 +121,10 @@ struct user_state {
   /// Registry messages handled: the passivation handshake compares it with
   /// what the registry forwarded.
   uint64_t handled = 0;
-  uint64_t last_token = 0;
-  /// Oldest first; tokens increase.
-  std::vector<uncommitted_write> uncommitted;
+  /// Writes with the writer, and what each owes once committed.
+  write_pipeline<uncommitted_write> writes;
   /// Allocated on first use: most idle users never hold a key.
   std::unique_ptr<idempotency_cache> keys;
-  /// Writes up to this token are committed.
-  uint64_t committed_token = 0;
   /// The user row (GET /v1/auth/me, token pairs).
   user_profile profile;
   /// Held inline: an active user almost always holds one session, so a
@@ -137,7 +135,7 @@ struct user_state {
   bool retiring() const { return current == phase::retiring; }
   bool can_retire_now() const { return lookups_in_flight == 0; }
   bool idle_now() const {
-    return current == phase::active && uncommitted.empty() && lookups_in_flight == 0;
+    return current == phase::active && writes.empty() && lookups_in_flight == 0;
   }
 };
 

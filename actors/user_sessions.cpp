@@ -117,7 +117,7 @@ void with_loaded_session(user_pointer self, const uuid& session,
   auto& cache = sessions_of(st);
   auto* entry = cache.find(session);
   if (entry == nullptr) {
-    entry = &cache.add(session, st.committed_token);
+    entry = &cache.add(session, st.writes.committed_token());
     load_session(self, session);
   }
   if (entry->loading) {
@@ -142,7 +142,7 @@ void write_session_change(user_pointer self, session_entry& entry, write_batch r
   uncommitted_write pending;
   pending.waiting = uncommitted_write::session_waiting{std::move(deliver), std::move(fail)};
   submit_write(self, std::move(records), std::move(pending));
-  entry.write_token = st.last_token;
+  entry.write_token = st.writes.last_token();
 }
 
 /// Answers a failed attempt once its audit row is committed. If the
@@ -316,7 +316,7 @@ void open_session(user_pointer self, const std::string& method, const request_or
   records.refresh_tokens.push_back(refresh_token_row{row.refresh_hash, row.id, st.id, now});
   records.audit.push_back(
     make_audit(now, audit_event::login_succeeded, origin, st.id, row.id, method));
-  auto& entry = sessions_of(st).add(row.id, st.committed_token);
+  auto& entry = sessions_of(st).add(row.id, st.writes.committed_token());
   entry.loading = false;
   entry.row.assign(row);
   entry.current_token = std::make_unique<std::string>(token);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "protocols/credits.hpp"
+#include "protocols/fields.hpp"
 #include "protocols/uuid.hpp"
 
 namespace tally {
@@ -111,5 +112,14 @@ struct auth_config {
   /// are dropped first, and beyond this the oldest.
   size_t ip_limiter_entries_max = 100'000;
 };
+
+// -- field lists (protocols/fields.hpp) ----------------------------------------------
+TALLY_FIELDS(caller, x.user, x.session)
+TALLY_FIELDS(request_origin, x.request_id, x.client_ip)
+TALLY_FIELDS(user_view, x.id, x.email, x.phone, x.created_at)
+TALLY_FIELDS(session_grant, x.session, x.refresh_token, x.user)
+TALLY_FIELDS(login_challenge, x.expires_in_s, x.debug_secret)
+TALLY_FIELDS(membership_view, x.tenant, x.name, x.role)
+TALLY_FIELDS(me_view, x.user, x.tenants)
 
 } // namespace tally

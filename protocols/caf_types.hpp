@@ -4,7 +4,7 @@
 //
 // Only actors/ and persistence/ include this header (http/ sees the gateway).
 // Every data type here gets its CAF inspect() from its one field list
-// (protocols/wire_fields.hpp), the same list its msgpack codec comes from.
+// (protocols/fields.hpp), the same list its msgpack codec comes from.
 // The only types CAF cannot inspect are the reply<T> completions: they carry
 // a callback into the HTTP layer, are the boundary's, and are marked
 // CAF_ALLOW_UNSAFE_MESSAGE_TYPE at the end of this file. Node-to-node
@@ -32,7 +32,7 @@
 #include "protocols/records.hpp"
 #include "protocols/reply.hpp"
 #include "protocols/uuid.hpp"
-#include "protocols/wire_fields.hpp"
+#include "protocols/fields.hpp"
 
 namespace boost::uuids {
 /// CAF inspect for UUIDs (found by argument-dependent lookup): 16 bytes.
@@ -79,7 +79,7 @@ optional_field<T> inspectable(std::optional<T>& field) {
   return {field};
 }
 
-/// CAF inspect for every type with a field list (wire_fields.hpp).
+/// CAF inspect for every type with a field list (protocols/fields.hpp).
 template <class Inspector, class T>
 std::enable_if_t<has_fields_v<T>, typename Inspector::result_type> inspect(Inspector& f, T& x) {
   return fields(x, [&f](auto&... xs) { return f(inspectable(xs)...); });

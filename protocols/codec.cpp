@@ -7,7 +7,7 @@ namespace tally {
 namespace {
 
 // A stored response is a flat array whose first element is a format
-// version, then the result's fields (wire_fields.hpp), so stored responses
+// version, then the result's fields (protocols/fields.hpp), so stored responses
 // stay readable when a result gains fields. The bytes are those of the first
 // stored responses: rows written before the field lists existed still decode.
 constexpr int codec_version = 1;

@@ -19,7 +19,7 @@
 #include "protocols/outcome.hpp"
 #include "protocols/reply.hpp"
 #include "protocols/uuid.hpp"
-#include "protocols/wire_fields.hpp"
+#include "protocols/fields.hpp"
 
 namespace tally {
 

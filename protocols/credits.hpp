@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocols/fields.hpp"
 #include "protocols/uuid.hpp"
 
 namespace tally {
@@ -104,5 +105,26 @@ struct mutation_reply {
   Result result;
   bool replayed = false;
 };
+
+// -- field lists (protocols/fields.hpp) ----------------------------------------------
+TALLY_FIELDS(balance, x.available, x.reserved)
+TALLY_FIELDS(ledger_entry, x.id, x.seq, x.type, x.amount, x.available_after, x.reserved_after,
+             x.reference, x.created_at)
+TALLY_FIELDS(ledger_query, x.limit, x.before_seq, x.type)
+TALLY_FIELDS(ledger_page, x.entries, x.next_before_seq)
+TALLY_FIELDS(idempotency, x.key, x.request_digest)
+TALLY_FIELDS(charge_command, x.amount, x.description, x.idem)
+TALLY_FIELDS(charge_result, x.id, x.amount, x.available)
+TALLY_FIELDS(credit_command, x.amount, x.reason, x.idem)
+TALLY_FIELDS(credit_result, x.available, x.reserved)
+
+template <class Result, class F>
+decltype(auto) fields(mutation_reply<Result>& x, F&& f) {
+  return f(x.result, x.replayed);
+}
+template <class Result, class F>
+decltype(auto) fields(const mutation_reply<Result>& x, F&& f) {
+  return f(x.result, x.replayed);
+}
 
 } // namespace tally

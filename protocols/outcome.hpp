@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "protocols/error_code.hpp"
+#include "protocols/fields.hpp"
 
 namespace tally {
 
@@ -32,5 +33,8 @@ public:
 private:
   std::variant<T, failure> state_;
 };
+
+/// Field list (protocols/fields.hpp).
+TALLY_FIELDS(failure, x.code, x.detail, x.retry_after_s)
 
 } // namespace tally

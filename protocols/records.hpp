@@ -9,6 +9,7 @@
 
 #include "protocols/auth.hpp"
 #include "protocols/credits.hpp"
+#include "protocols/fields.hpp"
 
 namespace tally {
 
@@ -179,5 +180,28 @@ struct write_batch {
   }
   bool empty() const { return record_count() == 0; }
 };
+
+// -- field lists (protocols/fields.hpp) ----------------------------------------------
+TALLY_FIELDS(user_row, x.id, x.email, x.phone, x.created_at)
+TALLY_FIELDS(idempotency_record, x.user_id, x.key, x.request_digest, x.status, x.response,
+             x.created_at)
+TALLY_FIELDS(user_snapshot, x.user, x.bal, x.ledger_seq, x.owner_epoch, x.recent_idempotency,
+             x.older_idempotency_in_store)
+TALLY_FIELDS(balance_write, x.user_id, x.owner_epoch, x.bal, x.ledger_seq, x.updated_at)
+TALLY_FIELDS(ledger_write, x.user_id, x.entry, x.description)
+TALLY_FIELDS(identity_row, x.id, x.kind, x.value, x.user_id, x.request_limit_tat, x.owner_epoch,
+             x.created_at)
+TALLY_FIELDS(login_code_row, x.identity_id, x.code_hash, x.created_at, x.expires_at, x.failures,
+             x.next_attempt_at, x.locked)
+TALLY_FIELDS(magic_link_row, x.token_hash, x.identity_id, x.created_at, x.expires_at, x.used_at)
+TALLY_FIELDS(session_row, x.id, x.user_id, x.refresh_hash, x.previous_refresh_hash, x.rotated_at,
+             x.created_at, x.expires_at, x.revoked_at)
+TALLY_FIELDS(refresh_token_row, x.token_hash, x.session_id, x.user_id, x.issued_at)
+TALLY_FIELDS(outbox_row, x.id, x.channel, x.destination, x.body, x.created_at)
+TALLY_FIELDS(audit_row, x.id, x.created_at, x.event, x.request_id, x.user_id, x.session_id,
+             x.client_ip, x.detail)
+TALLY_FIELDS(identity_snapshot, x.identity, x.code)
+TALLY_FIELDS(write_batch, x.balances, x.ledger, x.idempotency, x.new_users, x.identities,
+             x.magic_links, x.login_codes, x.sessions, x.refresh_tokens, x.outbox, x.audit)
 
 } // namespace tally

@@ -1,7 +1,6 @@
 #pragma once
-// msgpack codec derived from the field lists of protocols/wire_fields.hpp and
-// protocols/commands.hpp: a type with fields packs as an array of them, in
-// order; a UUID as 16 bytes of bin; an enum as its underlying integer; a
+// msgpack codec derived from the field lists (protocols/fields.hpp): a
+// type with fields packs as an array of them, in order; a UUID as 16 bytes of bin; an enum as its underlying integer; a
 // std::variant as [index, value]; optionals as nil or the value (msgpack's
 // own adaptor). Decoding is strict: another shape, size or type throws
 // inside and decode_value answers nullopt, never a crash or a partial value.
@@ -17,7 +16,15 @@
 
 #include <msgpack.hpp>
 
-#include "protocols/wire_fields.hpp"
+#include "protocols/commands.hpp"
+#include "protocols/records.hpp"
+
+namespace tally {
+/// The enums that travel: encoded as their underlying integer.
+template <class T>
+constexpr bool is_wire_enum_v = std::is_same_v<T, ledger_type> || std::is_same_v<T, identity_kind>
+                                || std::is_same_v<T, error_code>;
+} // namespace tally
 
 namespace msgpack {
 MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
