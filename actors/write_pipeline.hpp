@@ -10,9 +10,9 @@
 //   write_failed     <-- writer: take_all() -> owed (fail each), retire
 //
 // Bounded: refuse() says 503 OVERLOADED before the window of uncommitted
-// writes or the writer's backlog overflows. The invariants the writer
-// promises (tokens committed in order, only tokens handed out) are checked
-// on every report.
+// writes or the writer's backlog overflows. The invariants are checked on
+// every write and report: epochs never go back, tokens commit in order, and
+// only tokens handed out commit.
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -50,6 +50,10 @@ public:
   template <class Self>
   void submit(Self self, const uuid& entity, int64_t epoch, write_batch records, Pending pending) {
     const auto& context = *self->state.context;
+    // Fencing depends on it: a write under an older epoch than one already
+    // sent would be refused by the store after a newer one committed.
+    TALLY_INVARIANT(epoch >= last_epoch_, "owner epochs never go back", to_string(entity));
+    last_epoch_ = epoch;
     entity_write write;
     write.entity = entity;
     write.epoch = epoch;
@@ -98,6 +102,8 @@ private:
   std::vector<Pending> pending_;
   uint64_t last_token_ = 0;
   uint64_t committed_token_ = 0;
+  /// The epoch of the newest write handed out.
+  int64_t last_epoch_ = 0;
 };
 
 } // namespace tally
