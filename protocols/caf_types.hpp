@@ -5,8 +5,9 @@
 // Only actors/ and persistence/ include this header (http/ sees the gateway).
 // Every data type here gets its CAF inspect() from its one field list
 // (protocols/fields.hpp), the same list its msgpack codec comes from.
-// The only types CAF cannot inspect are the reply<T> completions: they carry
-// a callback into the HTTP layer, are the boundary's, and are marked
+// The only types CAF cannot inspect are the completions (a command's
+// `completion`, and the ledger reply a reader answers directly): they carry
+// a callback into the HTTP layer, stay in this process, and are marked
 // CAF_ALLOW_UNSAFE_MESSAGE_TYPE at the end of this file. Node-to-node
 // messages (cluster issue) use the msgpack codec (protocols/wire.hpp), not
 // CAF's serialisation.
@@ -29,10 +30,10 @@
 #include "protocols/commands.hpp"
 #include "protocols/credits.hpp"
 #include "protocols/error_code.hpp"
+#include "protocols/fields.hpp"
 #include "protocols/records.hpp"
 #include "protocols/reply.hpp"
 #include "protocols/uuid.hpp"
-#include "protocols/fields.hpp"
 
 namespace boost::uuids {
 /// CAF inspect for UUIDs (found by argument-dependent lookup): 16 bytes.
@@ -96,6 +97,11 @@ typename Inspector::result_type inspect(Inspector& f, active_alternative<Variant
   return std::visit([&f](auto& alternative) { return f(alternative); }, x.value);
 }
 
+template <class... Ts, size_t... Is>
+void emplace_alternative(std::variant<Ts...>& x, uint32_t index, std::index_sequence<Is...>) {
+  ((index == Is ? (void)x.template emplace<Is>() : (void)0), ...);
+}
+
 /// A command variant as CAF inspects it: its index, then (when loading,
 /// once the index is known) that alternative.
 template <class Inspector, class... Ts>
@@ -108,11 +114,6 @@ typename Inspector::result_type inspect_variant(Inspector& f, std::variant<Ts...
     return {};
   });
   return f(index, select, active);
-}
-
-template <class... Ts, size_t... Is>
-void emplace_alternative(std::variant<Ts...>& x, uint32_t index, std::index_sequence<Is...>) {
-  ((index == Is ? (void)x.template emplace<Is>() : (void)0), ...);
 }
 
 /// Every command (of every kind) as CAF inspects it.
