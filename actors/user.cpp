@@ -397,7 +397,7 @@ void handle(user_pointer self, ledger_request& cmd, ledger_reply done) {
     self, cmd.session,
     [self, query = std::move(cmd.query), done](session_entry&) mutable {
       auto& st = self->state;
-      self->send(st.reader, ledger_atom_v, st.id, std::move(query), std::move(done));
+      self->send(st.reader, ledger_atom_v, st.id, std::move(query), completion{std::move(done)});
     },
     fail_to(done));
 }

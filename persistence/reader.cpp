@@ -180,7 +180,8 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
       schedule_flush(self);
       return st.activations.back().promise;
     },
-    [self](ledger_atom, const uuid& id, const ledger_query& query, ledger_reply& done) {
+    [self](ledger_atom, const uuid& id, const ledger_query& query, completion& waiting) {
+      auto done = reply_for<ledger_request>(waiting);
       ledger_page page;
       if (guarded(self, "ledger", [&](store& db) { page = db.read_ledger(id, query); }))
         done(failure{error_code::store_unavailable, "the store is unavailable; retry",

@@ -5,10 +5,10 @@
 // Only actors/ and persistence/ include this header (http/ sees the gateway).
 // Every data type here gets its CAF inspect() from its one field list
 // (protocols/fields.hpp), the same list its msgpack codec comes from.
-// The only types CAF cannot inspect are the completions (a command's
-// `completion`, and the ledger reply a reader answers directly): they carry
-// a callback into the HTTP layer, stay in this process, and are marked
-// CAF_ALLOW_UNSAFE_MESSAGE_TYPE at the end of this file. Node-to-node
+// The only type CAF cannot inspect is `completion` (protocols/commands.hpp),
+// where a command's reply goes: it carries a callback into the HTTP layer,
+// stays in this process, and is marked CAF_ALLOW_UNSAFE_MESSAGE_TYPE at the
+// end of this file. Node-to-node
 // messages (cluster issue) use the msgpack codec (protocols/wire.hpp), not
 // CAF's serialisation.
 #include <cstddef>
@@ -149,7 +149,6 @@ struct uuid_hash {
 };
 
 using balance_reply = reply<balance>;
-/// The one completion a reader answers directly (a ledger page).
 using ledger_reply = reply<ledger_page>;
 using charge_reply = reply<mutation_reply<charge_result>>;
 using credit_reply = reply<mutation_reply<credit_result>>;
@@ -168,7 +167,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tally, (tally::user_snapshot))
   CAF_ADD_TYPE_ID(tally, (tally::entity_write))
   CAF_ADD_TYPE_ID(tally, (tally::idempotency_lookup))
-  CAF_ADD_TYPE_ID(tally, (tally::ledger_reply))
   CAF_ADD_TYPE_ID(tally, (tally::identity_kind))
   CAF_ADD_TYPE_ID(tally, (tally::identity_snapshot))
   CAF_ADD_TYPE_ID(tally, (tally::magic_link_lookup))
@@ -289,8 +287,8 @@ using writer_actor = caf::typed_actor<
 using reader_actor = caf::typed_actor<
   // Activation: load (and fence) a user with at most `max` recent keys since `since`.
   caf::replies_to<load_atom, uuid, uint64_t, timestamp_us>::with<user_snapshot>,
-  // A committed ledger page, delivered straight to the reply.
-  caf::reacts_to<ledger_atom, uuid, ledger_query, ledger_reply>,
+  // A committed ledger page, delivered straight to the completion.
+  caf::reacts_to<ledger_atom, uuid, ledger_query, completion>,
   // One stored idempotency record created after `since`, if any.
   caf::replies_to<lookup_atom, uuid, std::string, timestamp_us>::with<idempotency_lookup>,
   // Activation: load (creating if missing, and fence) an identity of `kind` and `value` at `now`.
@@ -366,7 +364,6 @@ error_code to_error_code(const caf::error& error, error_code fallback);
 
 } // namespace tally
 
-// The completions: a callback into the HTTP layer, local to this process by
-// nature (protocols/commands.hpp). The only message types CAF cannot inspect.
+// The completion: a callback into the HTTP layer, local to this process by
+// nature (protocols/commands.hpp). The only message type CAF cannot inspect.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::completion)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::ledger_reply)
