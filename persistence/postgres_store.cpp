@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "persistence/auth_columns.hpp"
+#include "persistence/coalesce_key.hpp"
 #include "persistence/migrations.hpp"
 
 namespace tally {
@@ -304,15 +305,15 @@ bool retry_state(const std::string& state) {
 /// applied unpredictably), one ON CONFLICT DO UPDATE per key (Postgres
 /// refuses to touch a row twice in one statement). The write queue already
 /// coalesces, so this normally drops nothing.
-template <class Row, class KeyOf>
-std::vector<const Row*> last_per_key(const std::vector<Row>& rows, KeyOf key_of) {
-  using key = std::decay_t<decltype(key_of(rows.front()))>;
+template <class Row>
+std::vector<const Row*> last_per_key(const std::vector<Row>& rows) {
+  using key = coalesce_key_t<Row>;
   std::vector<const Row*> kept;
   kept.reserve(rows.size());
-  std::unordered_set<key> seen;
+  std::unordered_set<key, coalesce_key_hash<key>> seen;
   seen.reserve(rows.size());
   for (auto it = rows.rbegin(); it != rows.rend(); ++it)
-    if (seen.insert(key_of(*it)).second) kept.push_back(&*it);
+    if (seen.insert(coalesce_key(*it)).second) kept.push_back(&*it);
   std::reverse(kept.begin(), kept.end());
   return kept;
 }
@@ -343,7 +344,14 @@ void in_chunks(size_t rows, Send&& send) {
                     std::string("postgres: ") + what + " " + fenced + " is not at the expected owner epoch");
 }
 
-void commit_new_users(pqxx::work& tx, const std::vector<user_row>& users) {
+// -- one writer per record type -------------------------------------------------
+//
+// commit() calls write_rows once per vector of write_batch's field list, in
+// its order; a record type without an overload here does not compile. Each
+// writer sends its rows as arrays, postgres_rows_per_statement_max at a
+// time; those written by key keep the last row per key (coalesce_key.hpp).
+
+void write_rows(pqxx::work& tx, const std::vector<user_row>& users) {
   in_chunks(users.size(), [&](size_t first, size_t count) {
     array_literal ids(count), emails(count), phones(count), created(count);
     for (size_t i = first; i < first + count; ++i) {
@@ -358,8 +366,8 @@ void commit_new_users(pqxx::work& tx, const std::vector<user_row>& users) {
   });
 }
 
-void commit_balances(pqxx::work& tx, const std::vector<balance_write>& writes) {
-  const auto balances = last_per_key(writes, [](const balance_write& w) { return w.user_id; });
+void write_rows(pqxx::work& tx, const std::vector<balance_write>& writes) {
+  const auto balances = last_per_key(writes);
   in_chunks(balances.size(), [&](size_t first, size_t count) {
     array_literal ids(count), epochs(count), available(count), reserved(count), seqs(count), updated(count);
     for (size_t i = first; i < first + count; ++i) {
@@ -381,8 +389,8 @@ void commit_balances(pqxx::work& tx, const std::vector<balance_write>& writes) {
   });
 }
 
-void commit_identities(pqxx::work& tx, const std::vector<identity_row>& rows) {
-  const auto identities = last_per_key(rows, [](const identity_row& r) { return r.id; });
+void write_rows(pqxx::work& tx, const std::vector<identity_row>& rows) {
+  const auto identities = last_per_key(rows);
   in_chunks(identities.size(), [&](size_t first, size_t count) {
     array_literal ids(count), epochs(count), users(count), tats(count);
     for (size_t i = first; i < first + count; ++i) {
@@ -402,7 +410,7 @@ void commit_identities(pqxx::work& tx, const std::vector<identity_row>& rows) {
   });
 }
 
-void commit_ledger(pqxx::work& tx, const std::vector<ledger_write>& rows) {
+void write_rows(pqxx::work& tx, const std::vector<ledger_write>& rows) {
   in_chunks(rows.size(), [&](size_t first, size_t count) {
     array_literal users(count), seqs(count), ids(count), types(count), amounts(count), available(count),
       reserved(count), references(count), descriptions(count), created(count);
@@ -425,7 +433,7 @@ void commit_ledger(pqxx::work& tx, const std::vector<ledger_write>& rows) {
   });
 }
 
-void commit_idempotency(pqxx::work& tx, const std::vector<idempotency_record>& rows) {
+void write_rows(pqxx::work& tx, const std::vector<idempotency_record>& rows) {
   in_chunks(rows.size(), [&](size_t first, size_t count) {
     array_literal users(count), keys(count), digests(count), statuses(count), responses(count), created(count);
     for (size_t i = first; i < first + count; ++i) {
@@ -442,8 +450,8 @@ void commit_idempotency(pqxx::work& tx, const std::vector<idempotency_record>& r
   });
 }
 
-void commit_magic_links(pqxx::work& tx, const std::vector<magic_link_row>& rows) {
-  const auto links = last_per_key(rows, [](const magic_link_row& r) { return r.token_hash; });
+void write_rows(pqxx::work& tx, const std::vector<magic_link_row>& rows) {
+  const auto links = last_per_key(rows);
   in_chunks(links.size(), [&](size_t first, size_t count) {
     array_literal hashes(count), identities(count), created(count), expires(count), used(count);
     for (size_t i = first; i < first + count; ++i) {
@@ -459,8 +467,8 @@ void commit_magic_links(pqxx::work& tx, const std::vector<magic_link_row>& rows)
   });
 }
 
-void commit_login_codes(pqxx::work& tx, const std::vector<login_code_row>& rows) {
-  const auto codes = last_per_key(rows, [](const login_code_row& r) { return r.identity_id; });
+void write_rows(pqxx::work& tx, const std::vector<login_code_row>& rows) {
+  const auto codes = last_per_key(rows);
   in_chunks(codes.size(), [&](size_t first, size_t count) {
     array_literal identities(count), hashes(count), created(count), expires(count), failures(count),
       next_attempt(count), locked(count);
@@ -479,8 +487,8 @@ void commit_login_codes(pqxx::work& tx, const std::vector<login_code_row>& rows)
   });
 }
 
-void commit_sessions(pqxx::work& tx, const std::vector<session_row>& rows) {
-  const auto sessions = last_per_key(rows, [](const session_row& r) { return r.id; });
+void write_rows(pqxx::work& tx, const std::vector<session_row>& rows) {
+  const auto sessions = last_per_key(rows);
   in_chunks(sessions.size(), [&](size_t first, size_t count) {
     array_literal ids(count), users(count), hashes(count), previous(count), rotated(count), created(count),
       expires(count), revoked(count);
@@ -500,7 +508,7 @@ void commit_sessions(pqxx::work& tx, const std::vector<session_row>& rows) {
   });
 }
 
-void commit_refresh_tokens(pqxx::work& tx, const std::vector<refresh_token_row>& rows) {
+void write_rows(pqxx::work& tx, const std::vector<refresh_token_row>& rows) {
   in_chunks(rows.size(), [&](size_t first, size_t count) {
     array_literal hashes(count), sessions(count), users(count), issued(count);
     for (size_t i = first; i < first + count; ++i) {
@@ -515,7 +523,7 @@ void commit_refresh_tokens(pqxx::work& tx, const std::vector<refresh_token_row>&
   });
 }
 
-void commit_outbox(pqxx::work& tx, const std::vector<outbox_row>& rows) {
+void write_rows(pqxx::work& tx, const std::vector<outbox_row>& rows) {
   in_chunks(rows.size(), [&](size_t first, size_t count) {
     array_literal ids(count), channels(count), destinations(count), bodies(count), created(count);
     for (size_t i = first; i < first + count; ++i) {
@@ -531,7 +539,7 @@ void commit_outbox(pqxx::work& tx, const std::vector<outbox_row>& rows) {
   });
 }
 
-void commit_audit(pqxx::work& tx, const std::vector<audit_row>& rows) {
+void write_rows(pqxx::work& tx, const std::vector<audit_row>& rows) {
   in_chunks(rows.size(), [&](size_t first, size_t count) {
     array_literal ids(count), created(count), events(count), requests(count), users(count), sessions(count),
       ips(count), details(count);
@@ -861,18 +869,8 @@ void postgres_store::commit(const write_batch& batch) {
   if (batch.empty()) return;
   try {
     pqxx::work tx(connected().connection);
-    // Users first: everything else in the batch may refer to them.
-    commit_new_users(tx, batch.new_users);
-    commit_balances(tx, batch.balances);
-    commit_identities(tx, batch.identities);
-    commit_ledger(tx, batch.ledger);
-    commit_idempotency(tx, batch.idempotency);
-    commit_magic_links(tx, batch.magic_links);
-    commit_login_codes(tx, batch.login_codes);
-    commit_sessions(tx, batch.sessions);
-    commit_refresh_tokens(tx, batch.refresh_tokens);
-    commit_outbox(tx, batch.outbox);
-    commit_audit(tx, batch.audit);
+    // In the field list's order (protocols/records.hpp): users first.
+    fields(batch, [&](const auto&... rows) { (write_rows(tx, rows), ...); });
     tx.commit();
   } catch (...) {
     fail("commit");

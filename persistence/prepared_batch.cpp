@@ -1,31 +1,64 @@
 #include "persistence/prepared_batch.hpp"
 
 #include <cassert>
-#include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+
+#include "persistence/coalesce_key.hpp"
 
 namespace tally {
 namespace {
 
-/// Copies `rows` onto `out`, keeping one row per key: a later row replaces
-/// the earlier one in place (the last one wins, at the position of the
-/// first), so the order of the other rows is unchanged. `at` maps each key
-/// to its row's index in `out`, across all the writes of one batch.
-template <class Row, class Map, class KeyOf>
-void append_coalesced(std::vector<Row>& out, const std::vector<Row>& rows, Map& at, KeyOf key_of) {
-  for (const auto& row : rows) {
-    auto [slot, inserted] = at.try_emplace(key_of(row), out.size());
-    if (inserted)
-      out.push_back(row);
-    else
-      out[slot->second] = row;
+/// Copies rows onto a batch being built. An append-only row type keeps
+/// every row, in arrival order.
+template <class Row, bool = is_coalesced_v<Row>>
+struct row_appender {
+  void append(std::vector<Row>& out, const std::vector<Row>& rows) {
+    out.insert(out.end(), rows.begin(), rows.end());
   }
+};
+
+/// A coalesced row type keeps one row per key: a later row replaces the
+/// earlier one in place (the last one wins, at the position of the first),
+/// so the order of the other rows is unchanged. `at_` maps each key to its
+/// row's index in `out`, across all the writes of one batch.
+template <class Row>
+struct row_appender<Row, true> {
+  using key = coalesce_key_t<Row>;
+  std::unordered_map<key, size_t, coalesce_key_hash<key>> at_;
+
+  void append(std::vector<Row>& out, const std::vector<Row>& rows) {
+    for (const auto& row : rows) {
+      auto [slot, inserted] = at_.try_emplace(coalesce_key(row), out.size());
+      if (inserted)
+        out.push_back(row);
+      else
+        out[slot->second] = row;
+    }
+  }
+};
+
+/// One appender per vector of write_batch's field list, in its order.
+struct make_appenders {
+  template <class... Rows>
+  std::tuple<row_appender<Rows>...> operator()(const std::vector<Rows>&...) const {
+    return {};
+  }
+};
+using batch_appenders = decltype(fields(std::declval<const write_batch&>(), make_appenders{}));
+
+template <class Into, class From, size_t... I>
+void append_each(Into into, From from, batch_appenders& appenders, std::index_sequence<I...>) {
+  (std::get<I>(appenders).append(std::get<I>(into), std::get<I>(from)), ...);
 }
 
-template <class Row>
-void append_all(std::vector<Row>& out, const std::vector<Row>& rows) {
-  out.insert(out.end(), rows.begin(), rows.end());
+/// Appends every vector of `rows` onto the same vector of `out`.
+void append_batch(write_batch& out, const write_batch& rows, batch_appenders& appenders) {
+  append_each(fields(out, [](auto&... vectors) { return std::tie(vectors...); }),
+              fields(rows, [](const auto&... vectors) { return std::tie(vectors...); }), appenders,
+              std::make_index_sequence<std::tuple_size_v<batch_appenders>>{});
 }
 
 } // namespace
@@ -39,33 +72,16 @@ void append_all(std::vector<Row>& out, const std::vector<Row>& rows) {
 // thread, while each commit waits milliseconds for its fsync.
 prepared_batch prepare_batch(std::vector<entity_write> writes) {
   prepared_batch out;
-  // Where each coalesced row sits in out.batch (one per key), and each
-  // entity's member entry (one per (entity, epoch)). Postgres refuses an
-  // upsert that touches one key twice in a statement, and a conditional
-  // UPDATE .. FROM applies only one of two rows for a key.
-  std::unordered_map<uuid, size_t, uuid_hash> balance_at;
-  std::unordered_map<uuid, size_t, uuid_hash> identity_at;
-  std::unordered_map<std::string, size_t> magic_link_at;
-  std::unordered_map<uuid, size_t, uuid_hash> login_code_at;
-  std::unordered_map<uuid, size_t, uuid_hash> session_at;
+  // Where each coalesced row sits in out.batch (one per key:
+  // coalesce_key.hpp says why), and each entity's member entry (one per
+  // (entity, epoch)).
+  batch_appenders appenders;
   std::unordered_map<uuid, size_t, uuid_hash> member_at;
   auto& batch = out.batch;
   for (const auto& write : writes) {
     const auto& rows = write.records;
     out.records_received += static_cast<int64_t>(rows.record_count());
-    append_coalesced(batch.balances, rows.balances, balance_at, [](const auto& r) { return r.user_id; });
-    append_all(batch.ledger, rows.ledger);
-    append_all(batch.idempotency, rows.idempotency);
-    append_all(batch.new_users, rows.new_users);
-    append_coalesced(batch.identities, rows.identities, identity_at, [](const auto& r) { return r.id; });
-    append_coalesced(batch.magic_links, rows.magic_links, magic_link_at,
-                     [](const auto& r) { return r.token_hash; });
-    append_coalesced(batch.login_codes, rows.login_codes, login_code_at,
-                     [](const auto& r) { return r.identity_id; });
-    append_coalesced(batch.sessions, rows.sessions, session_at, [](const auto& r) { return r.id; });
-    append_all(batch.refresh_tokens, rows.refresh_tokens);
-    append_all(batch.outbox, rows.outbox);
-    append_all(batch.audit, rows.audit);
+    append_batch(batch, rows, appenders);
     auto [member, inserted] = member_at.try_emplace(write.entity, out.members.size());
     if (inserted || out.members[member->second].epoch != write.epoch) {
       member->second = out.members.size();

@@ -3,10 +3,10 @@
 // and how a batch that failed for good is split in two (writer.cpp bisects
 // it until only the entities whose writes the store refuses fail).
 //
-// Coalescing: the rows written by key (balances and identities per entity,
-// magic links per token hash, login codes per identity, sessions per id)
-// keep one row per key, the last one wins, at the position of the first;
-// every other row keeps arrival order.
+// Coalescing: the rows written by key (coalesce_key.hpp: balances and
+// identities per entity, magic links per token hash, login codes per
+// identity, sessions per id) keep one row per key, the last one wins, at
+// the position of the first; every other row keeps arrival order.
 #include <cstdint>
 #include <utility>
 #include <vector>

@@ -460,8 +460,7 @@ std::optional<idempotency_record> sqlite_store::find_idempotency_unguarded(const
   return found;
 }
 
-void sqlite_store::insert_ledger(const write_batch& batch) {
-  const auto& rows = batch.ledger;
+void sqlite_store::write_rows(const std::vector<ledger_write>& rows) {
   for (size_t done = 0; done < rows.size();) {
     size_t count = chunk_rows(std::min(rows.size() - done, sqlite_insert_rows_max));
     statement_use use(db_, statement(multi_row_insert(ledger_insert_head, ledger_insert_columns, count)));
@@ -485,8 +484,7 @@ void sqlite_store::insert_ledger(const write_batch& batch) {
   }
 }
 
-void sqlite_store::insert_idempotency(const write_batch& batch) {
-  const auto& rows = batch.idempotency;
+void sqlite_store::write_rows(const std::vector<idempotency_record>& rows) {
   for (size_t done = 0; done < rows.size();) {
     size_t count = chunk_rows(std::min(rows.size() - done, sqlite_insert_rows_max));
     statement_use use(db_,
@@ -506,32 +504,36 @@ void sqlite_store::insert_idempotency(const write_batch& batch) {
   }
 }
 
+void sqlite_store::write_rows(const std::vector<user_row>& users) {
+  for (const auto& user : users) insert_user(user);
+}
+
+void sqlite_store::write_rows(const std::vector<balance_write>& writes) {
+  for (const auto& write : writes) {
+    statement_use use(db_, statement(
+      "UPDATE users SET available = ?1, reserved = ?2, ledger_seq = ?3, updated_at = ?4"
+      " WHERE id = ?5 AND owner_epoch = ?6"));
+    use.bind(1, write.bal.available)
+      .bind(2, write.bal.reserved)
+      .bind(3, write.ledger_seq)
+      .bind(4, write.updated_at)
+      .bind(5, write.user_id)
+      .bind(6, write.owner_epoch);
+    use.run();
+    if (sqlite3_changes(db_) == 0) {
+      throw store_error(store_fault::fenced, "sqlite: user " + to_string(write.user_id) +
+                                               " is not at owner epoch " +
+                                               std::to_string(write.owner_epoch));
+    }
+  }
+}
+
 void sqlite_store::commit(const write_batch& batch) {
   if (batch.empty()) return;
   guarded([&] {
     in_transaction([&] {
-      // Users first: everything else in the batch may refer to them.
-      for (const auto& user : batch.new_users) insert_user(user);
-      for (const auto& write : batch.balances) {
-        statement_use use(db_, statement(
-          "UPDATE users SET available = ?1, reserved = ?2, ledger_seq = ?3, updated_at = ?4"
-          " WHERE id = ?5 AND owner_epoch = ?6"));
-        use.bind(1, write.bal.available)
-          .bind(2, write.bal.reserved)
-          .bind(3, write.ledger_seq)
-          .bind(4, write.updated_at)
-          .bind(5, write.user_id)
-          .bind(6, write.owner_epoch);
-        use.run();
-        if (sqlite3_changes(db_) == 0) {
-          throw store_error(store_fault::fenced, "sqlite: user " + to_string(write.user_id) +
-                                                   " is not at owner epoch " +
-                                                   std::to_string(write.owner_epoch));
-        }
-      }
-      insert_ledger(batch);
-      insert_idempotency(batch);
-      write_auth(batch);
+      // In the field list's order (protocols/records.hpp): users first.
+      fields(batch, [&](const auto&... rows) { (write_rows(rows), ...); });
     });
   });
 }
@@ -705,8 +707,8 @@ void sqlite_store::insert_refresh_token(const refresh_token_row& token) {
   use.run();
 }
 
-void sqlite_store::write_auth(const write_batch& batch) {
-  for (const auto& identity : batch.identities) {
+void sqlite_store::write_rows(const std::vector<identity_row>& identities) {
+  for (const auto& identity : identities) {
     // kind, value and created_at never change after the insert.
     statement_use use(db_, statement(
       "UPDATE identities SET user_id = ?1, request_limit_tat = ?2 WHERE id = ?3 AND owner_epoch = ?4"));
@@ -720,7 +722,10 @@ void sqlite_store::write_auth(const write_batch& batch) {
                                                " is not at owner epoch " + std::to_string(identity.owner_epoch));
     }
   }
-  for (const auto& link : batch.magic_links) {
+}
+
+void sqlite_store::write_rows(const std::vector<magic_link_row>& links) {
+  for (const auto& link : links) {
     statement_use use(db_, statement(
       "INSERT INTO magic_links (token_hash, identity_id, created_at, expires_at, used_at)"
       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (token_hash) DO UPDATE SET"
@@ -733,7 +738,10 @@ void sqlite_store::write_auth(const write_batch& batch) {
       .bind_time_or_null(5, link.used_at);
     use.run();
   }
-  for (const auto& code : batch.login_codes) {
+}
+
+void sqlite_store::write_rows(const std::vector<login_code_row>& codes) {
+  for (const auto& code : codes) {
     statement_use use(db_, statement(
       "INSERT INTO login_codes (identity_id, code_hash, created_at, expires_at, failures, next_attempt_at,"
       " locked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (identity_id) DO UPDATE SET"
@@ -748,7 +756,10 @@ void sqlite_store::write_auth(const write_batch& batch) {
       .bind(7, int64_t{code.locked ? 1 : 0});
     use.run();
   }
-  for (const auto& session : batch.sessions) {
+}
+
+void sqlite_store::write_rows(const std::vector<session_row>& sessions) {
+  for (const auto& session : sessions) {
     statement_use use(db_, statement(
       std::string("INSERT INTO sessions (") + session_columns +
       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET"
@@ -758,8 +769,14 @@ void sqlite_store::write_auth(const write_batch& batch) {
     bind_session(use, session);
     use.run();
   }
-  for (const auto& token : batch.refresh_tokens) insert_refresh_token(token);
-  for (const auto& message : batch.outbox) {
+}
+
+void sqlite_store::write_rows(const std::vector<refresh_token_row>& tokens) {
+  for (const auto& token : tokens) insert_refresh_token(token);
+}
+
+void sqlite_store::write_rows(const std::vector<outbox_row>& messages) {
+  for (const auto& message : messages) {
     statement_use use(db_, statement(
       "INSERT INTO outbox (id, channel, destination, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
     use.bind(1, message.id)
@@ -769,7 +786,10 @@ void sqlite_store::write_auth(const write_batch& batch) {
       .bind(5, message.created_at);
     use.run();
   }
-  for (const auto& line : batch.audit) {
+}
+
+void sqlite_store::write_rows(const std::vector<audit_row>& lines) {
+  for (const auto& line : lines) {
     statement_use use(db_, statement(
       "INSERT INTO audit_log (id, created_at, event, request_id, user_id, session_id, client_ip, detail)"
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));

@@ -89,11 +89,23 @@ private:
   /// One idempotency lookup; no transaction of its own.
   std::optional<idempotency_record> find_idempotency_unguarded(const idempotency_probe& probe);
   void insert_user(const user_row& user);
-  void insert_ledger(const write_batch& batch);
-  void insert_idempotency(const write_batch& batch);
   void insert_refresh_token(const refresh_token_row& token);
-  /// The batch's auth rows; identity writes are fenced like balance writes.
-  void write_auth(const write_batch& batch);
+
+  // One writer per record type: commit() calls write_rows once per vector
+  // of write_batch's field list, in its order, so a record type without an
+  // overload here does not compile. Balance and identity writes are
+  // conditional on owner_epoch and throw store_error(fenced) otherwise.
+  void write_rows(const std::vector<user_row>& users);
+  void write_rows(const std::vector<balance_write>& writes);
+  void write_rows(const std::vector<identity_row>& identities);
+  void write_rows(const std::vector<ledger_write>& rows);
+  void write_rows(const std::vector<idempotency_record>& rows);
+  void write_rows(const std::vector<magic_link_row>& links);
+  void write_rows(const std::vector<login_code_row>& codes);
+  void write_rows(const std::vector<session_row>& sessions);
+  void write_rows(const std::vector<refresh_token_row>& tokens);
+  void write_rows(const std::vector<outbox_row>& messages);
+  void write_rows(const std::vector<audit_row>& lines);
 
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;

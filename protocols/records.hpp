@@ -154,7 +154,10 @@ struct identity_snapshot {
   std::optional<login_code_row> code;
 };
 
-/// One transaction's worth of records, in entity order.
+/// One transaction's worth of records, in entity order. A record type is
+/// one vector here and one entry in the field list below (TALLY_FIELDS
+/// (write_batch, ...)): that list, not the member order, is what the write
+/// queue coalesces and what each store commits, in its order.
 struct write_batch {
   std::vector<balance_write> balances;
   std::vector<ledger_write> ledger;
@@ -173,11 +176,8 @@ struct write_batch {
   std::vector<outbox_row> outbox;
   std::vector<audit_row> audit;
 
-  size_t record_count() const {
-    return balances.size() + ledger.size() + idempotency.size() + new_users.size()
-           + identities.size() + magic_links.size() + login_codes.size() + sessions.size()
-           + refresh_tokens.size() + outbox.size() + audit.size();
-  }
+  /// Rows in all the vectors (defined below, over the field list).
+  size_t record_count() const;
   bool empty() const { return record_count() == 0; }
 };
 
@@ -201,7 +201,16 @@ TALLY_FIELDS(outbox_row, x.id, x.channel, x.destination, x.body, x.created_at)
 TALLY_FIELDS(audit_row, x.id, x.created_at, x.event, x.request_id, x.user_id, x.session_id,
              x.client_ip, x.detail)
 TALLY_FIELDS(identity_snapshot, x.identity, x.code)
-TALLY_FIELDS(write_batch, x.balances, x.ledger, x.idempotency, x.new_users, x.identities,
+// The one list of persisted record types, in the order the stores commit
+// them: new users first, because the other rows of the batch may refer to
+// them (a balance update needs its user's row to exist).
+// Each store has one writer per type (write_rows overloads); a type without
+// one does not compile. Coalescing keys: persistence/coalesce_key.hpp.
+TALLY_FIELDS(write_batch, x.new_users, x.balances, x.identities, x.ledger, x.idempotency,
              x.magic_links, x.login_codes, x.sessions, x.refresh_tokens, x.outbox, x.audit)
+
+inline size_t write_batch::record_count() const {
+  return fields(*this, [](const auto&... rows) { return (size_t{0} + ... + rows.size()); });
+}
 
 } // namespace tally
