@@ -39,7 +39,10 @@ gcra_decision gcra(timestamp_us tat, timestamp_us now, const rate_limit& limit) 
 }
 
 int retry_after_seconds(int64_t retry_after_us) {
-  auto seconds = (std::max<int64_t>(retry_after_us, 0) + us_per_second - 1) / us_per_second;
+  // Rounded up without adding first: a wait near INT64_MAX (an unusable
+  // limit) would overflow `us + us_per_second - 1`.
+  auto us = std::max<int64_t>(retry_after_us, 0);
+  auto seconds = us / us_per_second + (us % us_per_second != 0 ? 1 : 0);
   return static_cast<int>(std::clamp<int64_t>(seconds, 1, std::numeric_limits<int>::max()));
 }
 

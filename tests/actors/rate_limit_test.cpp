@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <limits>
 #include <string>
 
 #include "actors/ip_limit_table.hpp"
@@ -81,6 +82,9 @@ TEST_CASE("Retry-After is whole seconds rounded up, at least 1") {
   CHECK(retry_after_seconds(second_us) == 1);
   CHECK(retry_after_seconds(second_us + 1) == 2);
   CHECK(retry_after_seconds(12 * second_us) == 12);
+  // Extreme waits (a limit of 0 answers INT64_MAX) saturate, never wrap.
+  CHECK(retry_after_seconds(std::numeric_limits<int64_t>::max()) == std::numeric_limits<int>::max());
+  CHECK(retry_after_seconds(std::numeric_limits<int64_t>::min()) == 1);
 }
 
 TEST_CASE("ip table: each IP has its own limit") {
