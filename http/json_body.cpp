@@ -1,5 +1,7 @@
 #include "http/json_body.hpp"
 
+#include "http/field_value.hpp"
+
 #include <limits>
 
 namespace tally {
@@ -10,18 +12,11 @@ char lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
 }
 
-std::string_view trim(std::string_view text) {
-  auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
-
 } // namespace
 
 bool is_json_content_type(std::string_view content_type) {
   constexpr std::string_view expected = "application/json";
-  auto media_type = trim(content_type.substr(0, content_type.find(';')));
+  auto media_type = trim_ows(content_type.substr(0, content_type.find(';')));
   if (media_type.size() != expected.size()) return false;
   for (size_t i = 0; i < expected.size(); ++i)
     if (lower(media_type[i]) != expected[i]) return false;
