@@ -157,7 +157,8 @@ void request_handler::answer_options(request_context& ctx) {
   ctx.answer(std::move(response));
 }
 
-http_response request_handler::reject_unreadable(problem_code code, const http_request* partial) {
+http_response request_handler::reject_unreadable(problem_code code, const http_request* partial,
+                                                std::string_view detail) {
   // A context like any other so the answer is counted, logged and carries a
   // request id; nothing is routed to an endpoint.
   http_response result;
@@ -176,7 +177,7 @@ http_response request_handler::reject_unreadable(problem_code code, const http_r
     }
   }
   ctx.request_id = choose_request_id(offered_id);
-  ctx.answer_problem(code);
+  ctx.answer_problem(code, detail);
   return result;
 }
 

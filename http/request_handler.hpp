@@ -38,8 +38,11 @@ public:
                                           std::string_view peer_ip = {});
 
   /// The answer to a request that could not be read completely: 400 (bad
-  /// HTTP), 413 or 431. `partial` holds the headers when they were read.
-  http_response reject_unreadable(problem_code code, const http_request* partial);
+  /// HTTP or framing), 413, 431 or 501 (a transfer coding we do not
+  /// implement). `partial` holds the headers when they were read; `detail`
+  /// empty = the title.
+  http_response reject_unreadable(problem_code code, const http_request* partial,
+                                  std::string_view detail = {});
 
   /// Adds the common headers, counts, logs. Called once per response by
   /// request_context::answer.

@@ -623,6 +623,10 @@ TEST_CASE("unreadable requests get problem answers with a request id") {
   problem(f.handler->reject_unreadable(problem_code::headers_too_large, nullptr), 431,
           "HEADERS_TOO_LARGE");
   problem(f.handler->reject_unreadable(problem_code::bad_request, nullptr), 400, "BAD_REQUEST");
+  auto coding = f.handler->reject_unreadable(problem_code::not_implemented, &partial,
+                                             "The transfer coding gzip is not implemented");
+  CHECK(problem(coding, 501, "NOT_IMPLEMENTED")["detail"] ==
+        "The transfer coding gzip is not implemented");
   auto text = f.registry.render();
   CHECK(text.find(R"(route="/v1/me/charges",status="413")") != std::string::npos);
   CHECK(text.find(R"(route="unmatched",status="431")") != std::string::npos);
