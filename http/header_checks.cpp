@@ -1,5 +1,6 @@
 #include "http/header_checks.hpp"
 
+#include <iterator>
 #include <string_view>
 #include <vector>
 
@@ -34,6 +35,11 @@ std::vector<std::string_view> transfer_codings(const http::request_header<>& hea
   return codings;
 }
 
+size_t count_of(const http::request_header<>& header, std::string_view name) {
+  auto fields = header.equal_range(name);
+  return static_cast<size_t>(std::distance(fields.first, fields.second));
+}
+
 header_refusal refuse(std::string detail) {
   return {problem_code::bad_request, std::move(detail)};
 }
@@ -58,6 +64,17 @@ std::optional<header_refusal> framing_refusal(const http::request_header<>& head
     return header_refusal{problem_code::not_implemented,
                           "The transfer coding " + std::string(codings.front()) +
                             " is not implemented; only chunked is"};
+  return std::nullopt;
+}
+
+std::optional<header_refusal> ambiguous_header(const http::request_header<>& header) {
+  auto hosts = count_of(header, "Host");
+  if (hosts > 1) return refuse("Host must be sent once");
+  if (hosts == 0 && header.version() >= 11)
+    return refuse("Host is required in an HTTP/1.1 request");
+  for (std::string_view name : {"Authorization", "Content-Type", "Idempotency-Key"}) {
+    if (count_of(header, name) > 1) return refuse(std::string(name) + " must be sent at most once");
+  }
   return std::nullopt;
 }
 

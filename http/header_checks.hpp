@@ -7,6 +7,10 @@
 //                     session as soon as the header is read, before a byte of
 //                     body; a refusal closes the connection, since whatever
 //                     follows cannot be told apart from a smuggled request.
+//   ambiguous_header  fields that must appear once (Host, RFC 9112 §3.2) or
+//                     at most once (Authorization, Content-Type,
+//                     Idempotency-Key): checked first by request_handler; the
+//                     framing is sound, so the connection may stay open.
 //
 // Pure functions of the header, unit-tested without sockets.
 #include <optional>
@@ -35,5 +39,11 @@ struct header_refusal {
 ///    server implements none.
 std::optional<header_refusal>
 framing_refusal(const boost::beast::http::request_header<>& header);
+
+/// nullopt when Host appears exactly once (at most once before HTTP/1.1) and
+/// Authorization, Content-Type and Idempotency-Key at most once each;
+/// otherwise 400 BAD_REQUEST naming the field.
+std::optional<header_refusal>
+ambiguous_header(const boost::beast::http::request_header<>& header);
 
 } // namespace tally

@@ -4,7 +4,8 @@
 // sink; exactly one response comes out, now or later. Checks run in the
 // order API.md's clients rely on:
 //
-//   client IP -> route (404/405) -> CORS preflight (OPTIONS) -> auth (401)
+//   client IP -> ambiguous header fields (400) -> method (501)
+//   -> route (404/405) -> CORS preflight (OPTIONS) -> auth (401)
 //   -> path ids (400 INVALID_ID) -> Content-Type (415) -> JSON (400/422)
 //   -> Idempotency-Key (400) -> endpoint: validation (422), gateway call
 //

@@ -71,3 +71,34 @@ TEST_CASE("a coding before the final chunked is 501: none is implemented") {
     CHECK(refusal->code == problem_code::not_implemented);
   }
 }
+
+TEST_CASE("Host exactly once in HTTP/1.1, at most once in HTTP/1.0") {
+  CHECK_FALSE(ambiguous_header(header_of({{"Host", "a"}})));
+  CHECK_FALSE(ambiguous_header(header_of({}, 10)));
+  CHECK_FALSE(ambiguous_header(header_of({{"Host", "a"}}, 10)));
+  for (auto [fields, version] : {std::pair{field_list{}, 11u},
+                                 std::pair{field_list{{"Host", "a"}, {"Host", "a"}}, 11u},
+                                 std::pair{field_list{{"Host", "a"}, {"host", "b"}}, 10u}}) {
+    auto refusal = ambiguous_header(header_of(fields, version));
+    REQUIRE(refusal);
+    CHECK(refusal->code == problem_code::bad_request);
+    CHECK(refusal->detail.find("Host") != std::string::npos);
+  }
+}
+
+TEST_CASE("Authorization, Content-Type and Idempotency-Key at most once") {
+  CHECK_FALSE(ambiguous_header(header_of({{"Host", "a"},
+                                          {"Authorization", "Bearer x"},
+                                          {"Content-Type", "application/json"},
+                                          {"Idempotency-Key", "k"},
+                                          {"Accept", "a"},
+                                          {"Accept", "b"}})));
+  for (std::string name : {"Authorization", "Content-Type", "Idempotency-Key"}) {
+    INFO(name);
+    // Even the same value twice: which one a proxy used is unknowable.
+    auto refusal = ambiguous_header(header_of({{"Host", "a"}, {name, "same"}, {name, "same"}}));
+    REQUIRE(refusal);
+    CHECK(refusal->code == problem_code::bad_request);
+    CHECK(refusal->detail.find(name) != std::string::npos);
+  }
+}

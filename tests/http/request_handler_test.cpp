@@ -109,6 +109,50 @@ TEST_CASE("a known path with a wrong method is 405 with Allow") {
   CHECK(f.gate.call_count() == 0);
 }
 
+TEST_CASE("a method the server does not know is 501 on any path, before routing") {
+  fixture f;
+  for (auto [method, path] : {std::pair{"BREW", "/v1/me/balance"}, std::pair{"FOO", "/healthz"},
+                              std::pair{"FOO", "/nowhere"}, std::pair{"PROPFIND", "/healthz"}}) {
+    INFO(method << " " << path);
+    auto request = make_request(verb::get, path, {}, {{"Authorization", f.bearer()}});
+    request.method_string(method);
+    auto body = problem(f.send(std::move(request)), 501, "NOT_IMPLEMENTED");
+    CHECK(body["detail"].get<std::string>().find(method) != std::string::npos);
+  }
+  // Known methods a path does not serve stay 405.
+  problem(f.send(make_request(verb::put, "/healthz")), 405, "METHOD_NOT_ALLOWED");
+  problem(f.send(make_request(verb::patch, "/v1/me/charges")), 405, "METHOD_NOT_ALLOWED");
+  CHECK(f.gate.call_count() == 0);
+}
+
+TEST_CASE("no Host, two Hosts or a repeated credential, media type or key is 400") {
+  fixture f;
+  auto no_host = make_request(verb::get, "/healthz");
+  no_host.erase(http::field::host);
+  CHECK(problem(f.send(std::move(no_host)), 400, "BAD_REQUEST")["detail"].get<std::string>().find(
+          "Host") != std::string::npos);
+  auto two_hosts = make_request(verb::get, "/healthz");
+  two_hosts.insert(http::field::host, "other");
+  problem(f.send(std::move(two_hosts)), 400, "BAD_REQUEST");
+  auto old = make_request(verb::get, "/healthz");
+  old.version(10);
+  old.erase(http::field::host);
+  CHECK(f.send(std::move(old)).result_int() == 200);
+
+  for (std::string name : {"Authorization", "Content-Type", "Idempotency-Key"}) {
+    INFO(name);
+    auto request = make_request(verb::post, "/v1/me/charges", R"({"amount": 1})",
+                                {{"Authorization", f.bearer()},
+                                 {"Content-Type", "application/json"},
+                                 {"Idempotency-Key", "k"}});
+    std::string value(request[name]);
+    request.insert(name, value);
+    auto body = problem(f.send(std::move(request)), 400, "BAD_REQUEST");
+    CHECK(body["detail"].get<std::string>().find(name) != std::string::npos);
+  }
+  CHECK(f.gate.charge_calls.empty());
+}
+
 // CORS ---------------------------------------------------------------------
 
 TEST_CASE("a preflight from an allowed origin gets the CORS answer") {

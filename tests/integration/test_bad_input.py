@@ -143,7 +143,7 @@ class BadInputTest(ServiceTestCase):
                     self.assertIn(status, statuses, raw[:300])
 
 
-    # --- Request smuggling (RFC 9112 6.1, 6.3) -----------------------------------
+    # --- Request smuggling (RFC 9112 6.1, 6.3) and ambiguous headers -----------
 
     def raw_responses(self, data):
         """Sends raw bytes; returns (parsed responses, closed by the server).
@@ -219,6 +219,45 @@ class BadInputTest(ServiceTestCase):
         responses, closed = self.raw_responses(data)
         self.assertEqual([r[0] for r in responses], [201, 200], responses)
         self.before = (balance(self.client, self.token), ledger(self.client, self.token))
+
+    def test_host_must_appear_exactly_once(self):
+        for name, head in [("no host", b"GET /healthz HTTP/1.1\r\n"),
+                           ("two hosts", b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n")]:
+            with self.subTest(case=name):
+                responses, _ = self.raw_responses(head + b"Connection: close\r\n\r\n")
+                self.assertEqual(len(responses), 1, responses)
+                self.assertEqual(responses[0][0], 400, responses)
+                self.assertEqual(json.loads(responses[0][2])["code"], "BAD_REQUEST", responses)
+        # HTTP/1.0 has no Host requirement.
+        responses, _ = self.raw_responses(b"GET /healthz HTTP/1.0\r\n\r\n")
+        self.assertEqual([r[0] for r in responses], [200], responses)
+
+    def test_unknown_methods_are_501(self):
+        for method, path in [("FOO", "/healthz"), ("BREW", "/v1/me/balance"), ("PROPFIND", "/nowhere"),
+                             ("FOO", "/nowhere")]:
+            with self.subTest(method=method, path=path):
+                response = harness.fetch(self.service.port, method, path, token=self.token)
+                self.assertProblem(response, 501, "NOT_IMPLEMENTED")
+        # A method we know but a path does not allow stays 405.
+        response = harness.fetch(self.service.port, "PUT", "/healthz")
+        self.assertProblem(response, 405, "METHOD_NOT_ALLOWED")
+
+    def test_repeated_authorization_key_or_content_type_is_400(self):
+        bearer = b"Authorization: Bearer " + self.token.encode() + b"\r\n"
+        charge = b'{"amount": 1}'
+        for name, fields in [
+                ("two authorizations", bearer + bearer + b"Idempotency-Key: k1\r\nContent-Type: application/json\r\n"),
+                ("two keys", bearer + b"Idempotency-Key: k2\r\nIdempotency-Key: k3\r\n"
+                             b"Content-Type: application/json\r\n"),
+                ("two content types", bearer + b"Idempotency-Key: k4\r\nContent-Type: application/json\r\n"
+                                      b"Content-Type: application/json\r\n")]:
+            with self.subTest(case=name):
+                data = (b"POST /v1/me/charges HTTP/1.1\r\nHost: t\r\n" + fields +
+                        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(charge) + charge)
+                responses, _ = self.raw_responses(data)
+                self.assertEqual(len(responses), 1, responses)
+                self.assertEqual(responses[0][0], 400, responses)
+                self.assertEqual(json.loads(responses[0][2])["code"], "BAD_REQUEST", responses)
 
 
 if __name__ == "__main__":
