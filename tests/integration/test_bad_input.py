@@ -259,6 +259,17 @@ class BadInputTest(ServiceTestCase):
                 self.assertEqual(responses[0][0], 400, responses)
                 self.assertEqual(json.loads(responses[0][2])["code"], "BAD_REQUEST", responses)
 
+    def test_unbalanced_quoted_idempotency_key_is_400(self):
+        for key in ('"abc', 'abc"', '"'):
+            with self.subTest(key=key):
+                client = Client(self.service.port)
+                try:
+                    response = client.post("/v1/me/charges", json_body={"amount": 1}, token=self.token,
+                                           headers={"Idempotency-Key": key})
+                finally:
+                    client.close()
+                self.assertProblem(response, 400, "INVALID_IDEMPOTENCY_KEY")
+
 
 if __name__ == "__main__":
     unittest.main()
