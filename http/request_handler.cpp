@@ -132,16 +132,26 @@ void request_handler::run_pipeline(const std::shared_ptr<request_context>& conte
     }
     // 6. JSON.
     auto parsed = parse_json(req.body());
-    if (!parsed) {
-      ctx.answer_problem(problem_code::malformed_json);
-      return;
+    switch (parsed.error) {
+      case json_body_error::none: break;
+      case json_body_error::malformed:
+        ctx.answer_problem(problem_code::malformed_json);
+        return;
+      case json_body_error::duplicate_key:
+        ctx.answer_problem(problem_code::malformed_json,
+                           "The key \"" + parsed.field + "\" appears twice in one object");
+        return;
+      case json_body_error::number_out_of_range:
+        ctx.answer_problem(problem_code::validation_failed, {},
+                           {{parsed.field, "is a number out of range"}});
+        return;
     }
-    if (!parsed->is_object()) {
+    if (!parsed.value.is_object()) {
       ctx.answer_problem(problem_code::validation_failed, {},
                          {{"body", "must be a JSON object"}});
       return;
     }
-    ctx.body = std::move(*parsed);
+    ctx.body = std::move(parsed.value);
   }
 
   // 7. Idempotency-Key.

@@ -417,6 +417,25 @@ TEST_CASE("charge bodies: 415, 400 MALFORMED_JSON, 422 for non-objects") {
   CHECK(f.gate.charge_calls.size() == 1);
 }
 
+TEST_CASE("a key twice is 400 MALFORMED_JSON; an out-of-range number is 422 naming it") {
+  fixture f;
+  for (auto body : {R"({"amount": 1, "amount": 1000000})", R"({"amount": 1000000, "amount": 1})"}) {
+    INFO(body);
+    auto problem_body = problem(f.charge(body), 400, "MALFORMED_JSON");
+    CHECK(problem_body["detail"].get<std::string>().find("amount") != std::string::npos);
+  }
+  problem(f.credit(user_text, R"({"amount": 5, "reason": "a", "reason": "b"})"), 400,
+          "MALFORMED_JSON");
+  for (std::string body : {std::string(R"({"amount": 1e400})"),
+                           "{\"amount\": " + std::string(5000, '7') + "}"}) {
+    INFO(body.substr(0, 40));
+    auto problem_body = problem(f.charge(body), 422, "VALIDATION_FAILED");
+    CHECK(error_fields(problem_body) == std::set<std::string>{"amount"});
+  }
+  CHECK(f.gate.charge_calls.empty());
+  CHECK(f.gate.credit_calls.empty());
+}
+
 TEST_CASE("charge amount validation names the field; every bad field is listed") {
   fixture f;
   for (auto body : {R"({"amount": 0})", R"({"amount": -1})", R"({"amount": 1.5})",

@@ -142,8 +142,7 @@ class BadInputTest(ServiceTestCase):
                 else:
                     self.assertIn(status, statuses, raw[:300])
 
-
-    # --- Request smuggling (RFC 9112 6.1, 6.3) and ambiguous headers -----------
+    # --- Request smuggling (RFC 9112 6.1, 6.3) and ambiguous input -------------
 
     def raw_responses(self, data):
         """Sends raw bytes; returns (parsed responses, closed by the server).
@@ -258,6 +257,24 @@ class BadInputTest(ServiceTestCase):
                 self.assertEqual(len(responses), 1, responses)
                 self.assertEqual(responses[0][0], 400, responses)
                 self.assertEqual(json.loads(responses[0][2])["code"], "BAD_REQUEST", responses)
+
+    def test_duplicate_json_keys_are_malformed_and_charge_nothing(self):
+        for body in (b'{"amount": 1, "amount": 1000000}', b'{"amount": 1000000, "amount": 1}',
+                     b'{"amount": 1, "description": "a", "description": "b"}',
+                     b'{"amount": 1, "description": "x", "\\u0061mount": 2}'):
+            with self.subTest(body=body):
+                self.assertProblem(self.charges(body), 400, "MALFORMED_JSON")
+        self.assertProblem(self.admin(b'{"amount": 5, "reason": "r", "amount": 7}'), 400, "MALFORMED_JSON")
+        # The same key in two different objects is fine (nested objects are their own scope).
+        response = self.charges(b'{"amount": 100, "meta": {"amount": 1}}')
+        self.assertNotEqual(response.status, 400, response)
+
+    def test_out_of_range_numbers_are_422_naming_the_field(self):
+        for body in (b'{"amount": 1e400}', b'{"amount": ' + b"9" * 5000 + b"}",
+                     b'{"amount": -' + b"9" * 5000 + b"}"):
+            with self.subTest(body=body[:40]):
+                self.assertValidationFields(self.charges(body), ["amount"])
+        self.assertValidationFields(self.admin(b'{"reason": "r", "amount": 1e999}'), ["amount"])
 
     def test_unbalanced_quoted_idempotency_key_is_400(self):
         for key in ('"abc', 'abc"', '"'):
