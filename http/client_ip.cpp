@@ -1,5 +1,7 @@
 #include "http/client_ip.hpp"
 
+#include "http/field_value.hpp"
+
 #include <boost/asio/ip/address.hpp>
 
 namespace tally {
@@ -8,13 +10,6 @@ namespace {
 
 /// What an address nobody knows is called in the audit log.
 constexpr std::string_view unknown_ip = "unknown";
-
-std::string_view trim(std::string_view text) {
-  auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
 
 /// "[2001:db8::1]:443" -> "2001:db8::1"; "10.0.0.1:8080" -> "10.0.0.1".
 /// Proxies differ in whether they add the port (RFC 7239 quotes it; some
@@ -48,7 +43,7 @@ std::string canonical_ip(std::string_view text) {
 std::string client_ip_of(std::string_view peer_ip, std::string_view forwarded_for,
                          bool trust_forwarded_for) {
   if (trust_forwarded_for) {
-    auto first = trim(forwarded_for.substr(0, forwarded_for.find(',')));
+    auto first = trim_ows(forwarded_for.substr(0, forwarded_for.find(',')));
     if (first.size() <= forwarded_for_entry_chars_max) {
       auto forwarded = canonical_ip(strip_port(first));
       if (!forwarded.empty()) return forwarded;

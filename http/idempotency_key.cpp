@@ -39,6 +39,9 @@ idempotency_key_result parse_idempotency_key(bool present, std::string_view head
         key += c;
       }
     }
+  } else if (!header.empty() && (header.front() == '"' || header.back() == '"')) {
+    // Half a quoted string (`"abc`, `abc"`, `"`): which key was meant is a guess.
+    return invalid();
   } else {
     for (char c : header)
       if (!printable(c)) return invalid();

@@ -16,7 +16,7 @@ inline constexpr size_t idempotency_key_chars_max = 255;
 enum class idempotency_key_status : uint8_t {
   ok,       ///< `key` holds the (unquoted) key
   missing,  ///< no header at all
-  invalid,  ///< empty, too long, not printable, or a broken quoted string
+  invalid,  ///< empty, too long, not printable, or a broken or unbalanced quoted string
 };
 
 /// A parsed Idempotency-Key header.

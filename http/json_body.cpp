@@ -1,6 +1,11 @@
 #include "http/json_body.hpp"
 
+#include "http/field_value.hpp"
+
 #include <limits>
+#include <string>
+#include <unordered_set>
+#include <vector>
 
 namespace tally {
 
@@ -10,31 +15,126 @@ char lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
 }
 
-std::string_view trim(std::string_view text) {
-  auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
+/// Walks a body that failed to parse and tells whether it stopped at a
+/// number no double can hold (nlohmann's error 406) and where that number
+/// is. Builds nothing.
+class number_locator : public nlohmann::json_sax<json> {
+public:
+  bool null() override { return value_done(); }
+  bool boolean(bool) override { return value_done(); }
+  bool number_integer(number_integer_t) override { return value_done(); }
+  bool number_unsigned(number_unsigned_t) override { return value_done(); }
+  bool number_float(number_float_t, const string_t&) override { return value_done(); }
+  bool string(string_t&) override { return value_done(); }
+  bool binary(binary_t&) override { return value_done(); }
+  bool start_object(std::size_t) override {
+    frames_.push_back({false, {}, 0});
+    return true;
+  }
+  bool key(string_t& name) override {
+    frames_.back().key = name;
+    return true;
+  }
+  bool end_object() override {
+    frames_.pop_back();
+    return value_done();
+  }
+  bool start_array(std::size_t) override {
+    frames_.push_back({true, {}, 0});
+    return true;
+  }
+  bool end_array() override {
+    frames_.pop_back();
+    return value_done();
+  }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& error) override {
+    constexpr int number_overflow_id = 406;
+    out_of_range_ = error.id == number_overflow_id;
+    return false;
+  }
+
+  bool out_of_range() const { return out_of_range_; }
+
+  /// `a.b[2]` for the value being read when the parse stopped.
+  std::string field() const {
+    std::string path;
+    for (const auto& frame : frames_) {
+      if (frame.is_array) {
+        path += "[" + std::to_string(frame.index) + "]";
+      } else {
+        if (!path.empty()) path += '.';
+        path += frame.key;
+      }
+    }
+    return path.empty() ? "body" : path;
+  }
+
+private:
+  struct frame {
+    bool is_array;
+    std::string key;    ///< objects: the key whose value is being read
+    std::size_t index;  ///< arrays: the element being read
+  };
+
+  bool value_done() {
+    if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
+    return true;
+  }
+
+  std::vector<frame> frames_;
+  bool out_of_range_ = false;
+};
 
 } // namespace
 
 bool is_json_content_type(std::string_view content_type) {
   constexpr std::string_view expected = "application/json";
-  auto media_type = trim(content_type.substr(0, content_type.find(';')));
+  auto media_type = trim_ows(content_type.substr(0, content_type.find(';')));
   if (media_type.size() != expected.size()) return false;
   for (size_t i = 0; i < expected.size(); ++i)
     if (lower(media_type[i]) != expected[i]) return false;
   return true;
 }
 
-std::optional<json> parse_json(std::string_view body) {
+parsed_json parse_json(std::string_view body) {
+  parsed_json result;
+  // The keys seen so far in each object still open, innermost last. The
+  // body size limit bounds their number.
+  std::vector<std::unordered_set<std::string>> open_objects;
+  json::parser_callback_t refuse_duplicate_keys = [&](int, json::parse_event_t event,
+                                                      json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      open_objects.pop_back();
+    } else if (event == json::parse_event_t::key && !open_objects.empty()) {
+      auto& key = parsed.get_ref<const std::string&>();
+      if (!open_objects.back().insert(key).second &&
+          result.error == json_body_error::none) {
+        result.error = json_body_error::duplicate_key;
+        result.field = key;
+      }
+    }
+    return true;
+  };
   // No exceptions: a parse failure yields a "discarded" value. nlohmann's
   // parser is iterative (no recursion limit to hit); the body size limit
   // bounds its work.
-  auto value = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) return std::nullopt;
-  return value;
+  result.value = json::parse(body.begin(), body.end(), refuse_duplicate_keys,
+                             /*allow_exceptions=*/false);
+  if (result.error != json_body_error::none) return result;
+  if (!result.value.is_discarded()) return result;
+  number_locator locator;
+  json::sax_parse(body.begin(), body.end(), &locator, json::input_format_t::json,
+                  /*strict=*/true);
+  if (locator.out_of_range()) {
+    result.error = json_body_error::number_out_of_range;
+    result.field = locator.field();
+  } else {
+    result.error = json_body_error::malformed;
+  }
+  return result;
 }
 
 size_t utf8_length(std::string_view text) {

@@ -47,6 +47,8 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
   {431, "HEADERS_TOO_LARGE", "/problems/headers-too-large", "The request headers are too large",
    false},
   {500, "INTERNAL", "/problems/internal", "Internal error", false},
+  {501, "NOT_IMPLEMENTED", "/problems/not-implemented",
+   "The method or transfer coding is not implemented", false},
   {503, "OVERLOADED", "/problems/overloaded", "The service is overloaded; retry later", true},
   {503, "STORE_UNAVAILABLE", "/problems/store-unavailable",
    "The store is unavailable; retry later", true},

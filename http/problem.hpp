@@ -65,6 +65,8 @@ enum class problem_code : uint8_t {
   headers_too_large,
   /// 500: an unexpected fault; details only in the log.
   internal,
+  /// 501: a request method or transfer coding this server does not implement.
+  not_implemented,
   /// 503: a bound was hit; retry later (Retry-After).
   overloaded,
   /// 503: the store is unreachable or slow; retry later (Retry-After).

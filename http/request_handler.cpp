@@ -1,6 +1,7 @@
 #include "http/request_handler.hpp"
 
 #include "http/client_ip.hpp"
+#include "http/header_checks.hpp"
 #include "http/idempotency_key.hpp"
 #include "http/json_body.hpp"
 #include "http/query_string.hpp"
@@ -15,6 +16,26 @@ namespace {
 constexpr std::string_view request_id_header = "X-Request-ID";
 constexpr std::string_view idempotency_key_header = "Idempotency-Key";
 constexpr std::string_view forwarded_for_header = "X-Forwarded-For";
+
+/// The methods of RFC 9110 §9 and PATCH (RFC 5789): known, so a path that
+/// does not serve one answers 405 with Allow. Anything else (WebDAV,
+/// unregistered tokens) is 501.
+bool is_known_method(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::post:
+    case http::verb::put:
+    case http::verb::delete_:
+    case http::verb::connect:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::patch:
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::vector<std::string> route_labels(const router& table) {
   std::vector<std::string> labels;
@@ -50,6 +71,20 @@ void request_handler::run_pipeline(const std::shared_ptr<request_context>& conte
   ctx.client_ip = client_ip_of(peer_ip, req[forwarded_for_header],
                                config_.trust_forwarded_for);
   if (auto origin = req[http::field::origin]; cors_.allows(origin)) ctx.cors_origin = origin;
+
+  // 0. Header fields a proxy and we could read differently (Host, or a
+  // credential, media type or key sent twice): refused, never resolved.
+  if (auto refusal = ambiguous_header(req)) {
+    ctx.answer_problem(refusal->code, refusal->detail);
+    return;
+  }
+  // A method this server does not know at all is 501 on any path (RFC 9110
+  // §9.1); a known one the path does not allow stays 405.
+  if (!is_known_method(req.method())) {
+    ctx.answer_problem(problem_code::not_implemented,
+                       "The method " + std::string(req.method_string()) + " is not implemented");
+    return;
+  }
 
   // 1. Route.
   auto target = split_request_target(req.target());
@@ -97,16 +132,26 @@ void request_handler::run_pipeline(const std::shared_ptr<request_context>& conte
     }
     // 6. JSON.
     auto parsed = parse_json(req.body());
-    if (!parsed) {
-      ctx.answer_problem(problem_code::malformed_json);
-      return;
+    switch (parsed.error) {
+      case json_body_error::none: break;
+      case json_body_error::malformed:
+        ctx.answer_problem(problem_code::malformed_json);
+        return;
+      case json_body_error::duplicate_key:
+        ctx.answer_problem(problem_code::malformed_json,
+                           "The key \"" + parsed.field + "\" appears twice in one object");
+        return;
+      case json_body_error::number_out_of_range:
+        ctx.answer_problem(problem_code::validation_failed, {},
+                           {{parsed.field, "is a number out of range"}});
+        return;
     }
-    if (!parsed->is_object()) {
+    if (!parsed.value.is_object()) {
       ctx.answer_problem(problem_code::validation_failed, {},
                          {{"body", "must be a JSON object"}});
       return;
     }
-    ctx.body = std::move(*parsed);
+    ctx.body = std::move(parsed.value);
   }
 
   // 7. Idempotency-Key.
@@ -157,7 +202,8 @@ void request_handler::answer_options(request_context& ctx) {
   ctx.answer(std::move(response));
 }
 
-http_response request_handler::reject_unreadable(problem_code code, const http_request* partial) {
+http_response request_handler::reject_unreadable(problem_code code, const http_request* partial,
+                                                std::string_view detail) {
   // A context like any other so the answer is counted, logged and carries a
   // request id; nothing is routed to an endpoint.
   http_response result;
@@ -176,7 +222,7 @@ http_response request_handler::reject_unreadable(problem_code code, const http_r
     }
   }
   ctx.request_id = choose_request_id(offered_id);
-  ctx.answer_problem(code);
+  ctx.answer_problem(code, detail);
   return result;
 }
 

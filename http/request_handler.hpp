@@ -4,7 +4,8 @@
 // sink; exactly one response comes out, now or later. Checks run in the
 // order API.md's clients rely on:
 //
-//   client IP -> route (404/405) -> CORS preflight (OPTIONS) -> auth (401)
+//   client IP -> ambiguous header fields (400) -> method (501)
+//   -> route (404/405) -> CORS preflight (OPTIONS) -> auth (401)
 //   -> path ids (400 INVALID_ID) -> Content-Type (415) -> JSON (400/422)
 //   -> Idempotency-Key (400) -> endpoint: validation (422), gateway call
 //
@@ -38,8 +39,11 @@ public:
                                           std::string_view peer_ip = {});
 
   /// The answer to a request that could not be read completely: 400 (bad
-  /// HTTP), 413 or 431. `partial` holds the headers when they were read.
-  http_response reject_unreadable(problem_code code, const http_request* partial);
+  /// HTTP or framing), 413, 431 or 501 (a transfer coding we do not
+  /// implement). `partial` holds the headers when they were read; `detail`
+  /// empty = the title.
+  http_response reject_unreadable(problem_code code, const http_request* partial,
+                                  std::string_view detail = {});
 
   /// Adds the common headers, counts, logs. Called once per response by
   /// request_context::answer.

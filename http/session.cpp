@@ -1,6 +1,7 @@
 #include "http/session.hpp"
 
 #include "http/client_ip.hpp"
+#include "http/header_checks.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -95,6 +96,13 @@ void session::read_rest() {
 }
 
 void session::on_header(beast::error_code ec, size_t bytes) {
+  // The framing is decided before a byte of body is read: a body whose
+  // length we might judge differently from a proxy in front of us would
+  // let the rest of it pass as a second, smuggled request (RFC 9112 §6.3).
+  if (!ec) {
+    if (auto refusal = framing_refusal(parser_->get()))
+      return reject(refusal->code, refusal->detail);
+  }
   if (ec || parser_->is_done()) return on_read(ec, bytes);
   // curl and others wait ~1 s for "100 Continue" before sending a body of
   // more than 1 KiB; say it at once (RFC 9110 §10.1.1) and read on. The
@@ -202,14 +210,14 @@ void session::on_write(beast::error_code ec, bool close_after) {
   read_request();
 }
 
-void session::reject(problem_code code) {
+void session::reject(problem_code code, std::string_view detail) {
   // A body over the limit is detected once every header field is stored
   // (Beast checks Content-Length after the last field), though the parser
   // does not count the header as done; other errors may leave it half-read.
   bool headers_complete =
     parser_ && (parser_->is_header_done() || code == problem_code::payload_too_large);
   const http_request* partial = headers_complete ? &parser_->get() : nullptr;
-  auto response = state_.handler->reject_unreadable(code, partial);
+  auto response = state_.handler->reject_unreadable(code, partial, detail);
   response.version(partial ? partial->version() : 11);
   response.keep_alive(false);
   write(std::move(response), /*close_after=*/true);

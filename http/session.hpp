@@ -10,7 +10,8 @@
 //
 // One request in flight per connection: the next is not read until the
 // answer is written (no pipelining queue to bound). Unreadable requests
-// (bad HTTP, too large) are answered 400/413/431, then the connection is
+// (bad HTTP, too large, a body framing other than Content-Length or one
+// final chunked) are answered 400/413/431/501, then the connection is
 // closed after a short lingering read so the client sees the answer.
 #include <atomic>
 #include <condition_variable>
@@ -20,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -85,7 +87,9 @@ private:
   void on_response(http_response response, uint64_t generation);
   void write(http_response response, bool close_after);
   void on_write(boost::beast::error_code ec, bool close_after);
-  void reject(problem_code code);
+  /// Answers an unreadable or wrongly framed request, then closes: nothing
+  /// after it on this connection is parsed.
+  void reject(problem_code code, std::string_view detail = {});
   void linger();
   void on_linger(boost::beast::error_code ec, size_t bytes);
   void close();

@@ -47,8 +47,14 @@ TEST_CASE("broken quoted strings are invalid") {
     INFO(key);
     CHECK(parse_idempotency_key(true, key).status == idempotency_key_status::invalid);
   }
-  // A lone quote is not a quoted string: it is a one-character key.
-  CHECK(parse_idempotency_key(true, "\"").key == "\"");
+  // A value that opens or closes a quote must be one whole quoted string:
+  // `"abc` is not the key `"abc` (nor `abc`); a lone quote is unbalanced too.
+  for (auto key : {"\"abc", "abc\"", "\"", "\"a\"b"}) {
+    INFO(key);
+    CHECK(parse_idempotency_key(true, key).status == idempotency_key_status::invalid);
+  }
+  // A quote inside a plain key is just a character.
+  CHECK(parse_idempotency_key(true, "a\"b").key == "a\"b");
 }
 
 TEST_CASE("the request digest is hex SHA-256 over name, path user and body") {

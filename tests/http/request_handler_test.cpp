@@ -109,6 +109,50 @@ TEST_CASE("a known path with a wrong method is 405 with Allow") {
   CHECK(f.gate.call_count() == 0);
 }
 
+TEST_CASE("a method the server does not know is 501 on any path, before routing") {
+  fixture f;
+  for (auto [method, path] : {std::pair{"BREW", "/v1/me/balance"}, std::pair{"FOO", "/healthz"},
+                              std::pair{"FOO", "/nowhere"}, std::pair{"PROPFIND", "/healthz"}}) {
+    INFO(method << " " << path);
+    auto request = make_request(verb::get, path, {}, {{"Authorization", f.bearer()}});
+    request.method_string(method);
+    auto body = problem(f.send(std::move(request)), 501, "NOT_IMPLEMENTED");
+    CHECK(body["detail"].get<std::string>().find(method) != std::string::npos);
+  }
+  // Known methods a path does not serve stay 405.
+  problem(f.send(make_request(verb::put, "/healthz")), 405, "METHOD_NOT_ALLOWED");
+  problem(f.send(make_request(verb::patch, "/v1/me/charges")), 405, "METHOD_NOT_ALLOWED");
+  CHECK(f.gate.call_count() == 0);
+}
+
+TEST_CASE("no Host, two Hosts or a repeated credential, media type or key is 400") {
+  fixture f;
+  auto no_host = make_request(verb::get, "/healthz");
+  no_host.erase(http::field::host);
+  CHECK(problem(f.send(std::move(no_host)), 400, "BAD_REQUEST")["detail"].get<std::string>().find(
+          "Host") != std::string::npos);
+  auto two_hosts = make_request(verb::get, "/healthz");
+  two_hosts.insert(http::field::host, "other");
+  problem(f.send(std::move(two_hosts)), 400, "BAD_REQUEST");
+  auto old = make_request(verb::get, "/healthz");
+  old.version(10);
+  old.erase(http::field::host);
+  CHECK(f.send(std::move(old)).result_int() == 200);
+
+  for (std::string name : {"Authorization", "Content-Type", "Idempotency-Key"}) {
+    INFO(name);
+    auto request = make_request(verb::post, "/v1/me/charges", R"({"amount": 1})",
+                                {{"Authorization", f.bearer()},
+                                 {"Content-Type", "application/json"},
+                                 {"Idempotency-Key", "k"}});
+    std::string value(request[name]);
+    request.insert(name, value);
+    auto body = problem(f.send(std::move(request)), 400, "BAD_REQUEST");
+    CHECK(body["detail"].get<std::string>().find(name) != std::string::npos);
+  }
+  CHECK(f.gate.charge_calls.empty());
+}
+
 // CORS ---------------------------------------------------------------------
 
 TEST_CASE("a preflight from an allowed origin gets the CORS answer") {
@@ -373,6 +417,25 @@ TEST_CASE("charge bodies: 415, 400 MALFORMED_JSON, 422 for non-objects") {
   CHECK(f.gate.charge_calls.size() == 1);
 }
 
+TEST_CASE("a key twice is 400 MALFORMED_JSON; an out-of-range number is 422 naming it") {
+  fixture f;
+  for (auto body : {R"({"amount": 1, "amount": 1000000})", R"({"amount": 1000000, "amount": 1})"}) {
+    INFO(body);
+    auto problem_body = problem(f.charge(body), 400, "MALFORMED_JSON");
+    CHECK(problem_body["detail"].get<std::string>().find("amount") != std::string::npos);
+  }
+  problem(f.credit(user_text, R"({"amount": 5, "reason": "a", "reason": "b"})"), 400,
+          "MALFORMED_JSON");
+  for (std::string body : {std::string(R"({"amount": 1e400})"),
+                           "{\"amount\": " + std::string(5000, '7') + "}"}) {
+    INFO(body.substr(0, 40));
+    auto problem_body = problem(f.charge(body), 422, "VALIDATION_FAILED");
+    CHECK(error_fields(problem_body) == std::set<std::string>{"amount"});
+  }
+  CHECK(f.gate.charge_calls.empty());
+  CHECK(f.gate.credit_calls.empty());
+}
+
 TEST_CASE("charge amount validation names the field; every bad field is listed") {
   fixture f;
   for (auto body : {R"({"amount": 0})", R"({"amount": -1})", R"({"amount": 1.5})",
@@ -623,6 +686,10 @@ TEST_CASE("unreadable requests get problem answers with a request id") {
   problem(f.handler->reject_unreadable(problem_code::headers_too_large, nullptr), 431,
           "HEADERS_TOO_LARGE");
   problem(f.handler->reject_unreadable(problem_code::bad_request, nullptr), 400, "BAD_REQUEST");
+  auto coding = f.handler->reject_unreadable(problem_code::not_implemented, &partial,
+                                             "The transfer coding gzip is not implemented");
+  CHECK(problem(coding, 501, "NOT_IMPLEMENTED")["detail"] ==
+        "The transfer coding gzip is not implemented");
   auto text = f.registry.render();
   CHECK(text.find(R"(route="/v1/me/charges",status="413")") != std::string::npos);
   CHECK(text.find(R"(route="unmatched",status="431")") != std::string::npos);
