@@ -3,8 +3,8 @@
 #include "http/field_value.hpp"
 
 #include <limits>
+#include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 namespace tally {
@@ -86,6 +86,86 @@ private:
   bool out_of_range_ = false;
 };
 
+/// Builds the document as nlohmann's own parser does, one SAX event at a
+/// time, and stops at a key its object already holds: `{"amount":1,
+/// "amount":1000000}` is ambiguous, and a parser that keeps the last (or the
+/// first) would decide for the client. The check is the object's own map
+/// lookup, so a body costs no more than json::parse.
+class document_builder : public nlohmann::json_sax<json> {
+public:
+  explicit document_builder(json& root) : root_(root) {}
+
+  bool null() override { return place(json(nullptr)); }
+  bool boolean(bool value) override { return place(json(value)); }
+  bool number_integer(number_integer_t value) override { return place(json(value)); }
+  bool number_unsigned(number_unsigned_t value) override { return place(json(value)); }
+  bool number_float(number_float_t value, const string_t&) override { return place(json(value)); }
+  bool string(string_t& value) override { return place(json(std::move(value))); }
+  bool binary(binary_t& value) override { return place(json::binary(std::move(value))); }
+  bool start_object(std::size_t) override {
+    open_.push_back(&insert(json(json::value_t::object)));
+    return true;
+  }
+  bool key(string_t& name) override {
+    auto& members = open_.back()->get_ref<json::object_t&>();
+    auto [slot, inserted] = members.try_emplace(name);
+    if (!inserted) {
+      duplicate_ = name;
+      return false;  // stops the parse
+    }
+    member_ = &slot->second;
+    return true;
+  }
+  bool end_object() override {
+    open_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    open_.push_back(&insert(json(json::value_t::array)));
+    return true;
+  }
+  bool end_array() override {
+    open_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+  /// The repeated key, if that is why the parse stopped.
+  const std::optional<std::string>& duplicate_key() const { return duplicate_; }
+
+private:
+  bool place(json value) {
+    insert(std::move(value));
+    return true;
+  }
+
+  /// Puts a value where the document expects the next one. The containers
+  /// still open stay where they are: an array grows only at its end, after
+  /// its last element (the innermost open one) has closed, and map nodes
+  /// never move.
+  json& insert(json value) {
+    if (open_.empty()) {
+      root_ = std::move(value);
+      return root_;
+    }
+    auto& parent = *open_.back();
+    if (parent.is_array()) {
+      auto& elements = parent.get_ref<json::array_t&>();
+      elements.push_back(std::move(value));
+      return elements.back();
+    }
+    *member_ = std::move(value);
+    return *member_;
+  }
+
+  json& root_;
+  std::vector<json*> open_;
+  json* member_ = nullptr;
+  std::optional<std::string> duplicate_;
+};
+
 } // namespace
 
 bool is_json_content_type(std::string_view content_type) {
@@ -99,32 +179,16 @@ bool is_json_content_type(std::string_view content_type) {
 
 parsed_json parse_json(std::string_view body) {
   parsed_json result;
-  // The keys seen so far in each object still open, innermost last. The
-  // body size limit bounds their number.
-  std::vector<std::unordered_set<std::string>> open_objects;
-  json::parser_callback_t refuse_duplicate_keys = [&](int, json::parse_event_t event,
-                                                      json& parsed) {
-    if (event == json::parse_event_t::object_start) {
-      open_objects.emplace_back();
-    } else if (event == json::parse_event_t::object_end) {
-      open_objects.pop_back();
-    } else if (event == json::parse_event_t::key && !open_objects.empty()) {
-      auto& key = parsed.get_ref<const std::string&>();
-      if (!open_objects.back().insert(key).second &&
-          result.error == json_body_error::none) {
-        result.error = json_body_error::duplicate_key;
-        result.field = key;
-      }
-    }
-    return true;
-  };
-  // No exceptions: a parse failure yields a "discarded" value. nlohmann's
-  // parser is iterative (no recursion limit to hit); the body size limit
-  // bounds its work.
-  result.value = json::parse(body.begin(), body.end(), refuse_duplicate_keys,
-                             /*allow_exceptions=*/false);
-  if (result.error != json_body_error::none) return result;
-  if (!result.value.is_discarded()) return result;
+  document_builder builder{result.value};
+  bool parsed = json::sax_parse(body.begin(), body.end(), &builder, json::input_format_t::json,
+                                /*strict=*/true);
+  if (parsed) return result;
+  result.value = json::value_t::discarded;
+  if (builder.duplicate_key()) {
+    result.error = json_body_error::duplicate_key;
+    result.field = *builder.duplicate_key();
+    return result;
+  }
   number_locator locator;
   json::sax_parse(body.begin(), body.end(), &locator, json::input_format_t::json,
                   /*strict=*/true);

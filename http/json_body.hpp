@@ -50,9 +50,10 @@ struct parsed_json {
   std::string field;
 };
 
-/// Parses a request body once, refusing duplicate keys on the way (a parser
-/// callback keeps each open object's keys). Only a failed parse is looked at
-/// a second time, to tell an out-of-range number from bad syntax.
+/// Parses a request body once, refusing duplicate keys on the way (each
+/// object's own map says whether it holds a key already). Only a failed
+/// parse is looked at a second time, to tell an out-of-range number from bad
+/// syntax.
 parsed_json parse_json(std::string_view body);
 
 /// Length in Unicode code points of valid UTF-8 text.
