@@ -2,6 +2,7 @@
 
 #include "http/request_context.hpp"
 #include "http/request_handler.hpp"
+#include "protocols/json_writer.hpp"
 
 namespace tally {
 
@@ -17,16 +18,19 @@ void get_health(const std::shared_ptr<request_context>& context) {
 
 void get_readiness(const std::shared_ptr<request_context>& context) {
   const auto& health = context->handler.gate().health();
-  bool store_ok = health.reachable.load(std::memory_order_relaxed);
+  bool reachable = health.reachable.load(std::memory_order_relaxed);
+  bool committing = !health.commits_failing.load(std::memory_order_relaxed);
   bool backlog_ok = !health.backlog_full();
-  bool ready = store_ok && backlog_ok;
-  std::string body = R"({"status":")";
-  body += ready ? "ready" : "not_ready";
-  body += R"(","checks":{"store":")";
-  body += store_ok ? "ok" : "unreachable";
-  body += R"(","backlog":")";
-  body += backlog_ok ? "ok" : "full";
-  body += R"("}})";
+  bool ready = reachable && committing && backlog_ok;
+  std::string body;
+  json_writer json(body);
+  json.begin_object()
+    .key("status").string(ready ? "ready" : "not_ready")
+    .key("checks").begin_object()
+    .key("store").string(!reachable ? "unreachable" : committing ? "ok" : "failing")
+    .key("backlog").string(backlog_ok ? "ok" : "full")
+    .end_object()
+    .end_object();
   context->answer_json(ready ? http::status::ok : http::status::service_unavailable,
                        std::move(body));
 }

@@ -109,8 +109,13 @@ std::optional<commit_failure> try_commit(writer_state& st, const prepared_batch&
   }
   if (failure) {
     count_error(st, failure->fault);
+    // A refused row is one entity's problem; a transient fault is the
+    // store's, and /readyz reports it even while pings still answer.
+    if (failure->fault == store_fault::transient)
+      st.health->commits_failing.store(true, std::memory_order_relaxed);
     return failure;
   }
+  st.health->commits_failing.store(false, std::memory_order_relaxed);
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   st.process_metrics->flush_latency.Observe(took.count());
   st.process_metrics->batch_records.Observe(static_cast<double>(batch.batch.record_count()));

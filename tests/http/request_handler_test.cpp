@@ -59,6 +59,13 @@ TEST_CASE("readyz reflects the store and the backlog") {
   auto full = f.get("/readyz");
   CHECK(full.result() == http::status::service_unavailable);
   CHECK(json::parse(full.body())["checks"]["backlog"] == "full");
+
+  // The store answers pings but refuses every commit (a locked SQLite file).
+  f.gate.health_state.backlog_records = 0;
+  f.gate.health_state.commits_failing = true;
+  auto failing = f.get("/readyz");
+  CHECK(failing.result() == http::status::service_unavailable);
+  CHECK(json::parse(failing.body())["checks"] == json{{"store", "failing"}, {"backlog", "ok"}});
 }
 
 TEST_CASE("metrics are Prometheus text counting responses by route pattern and status") {

@@ -229,6 +229,28 @@ TEST_CASE_METHOD(writer_fixture, "transient failures give up after commit_attemp
   CHECK(health.reachable.load());  // it answered pings throughout
 }
 
+TEST_CASE_METHOD(writer_fixture, "commits that keep failing while pings answer mark the store as failing, until one commits") {
+  writer_settings settings;
+  start(settings);
+  db->fail_next_commits(1, store_fault::transient);  // e.g. a locked SQLite file
+  send_write(make_write(user, 0, 1, 1, listener));
+  run_jobs();
+  CHECK(health.reachable.load());  // pings answer
+  CHECK(health.commits_failing.load());
+  advance(settings.retry_backoff_initial);
+  CHECK(log->committed == std::vector<uint64_t>{1});
+  CHECK_FALSE(health.commits_failing.load());
+}
+
+TEST_CASE_METHOD(writer_fixture, "a refused row is its entity's problem, not the store's") {
+  start();
+  db->fail_next_commits(1, store_fault::permanent);
+  send_write(make_write(user, 0, 1, 1, listener));
+  run_jobs();
+  CHECK(log->failed == std::vector<uint64_t>{1});
+  CHECK_FALSE(health.commits_failing.load());
+}
+
 TEST_CASE_METHOD(writer_fixture, "the health tick pings an unreachable store back to reachable") {
   writer_settings settings;
   start(settings);
