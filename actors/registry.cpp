@@ -8,7 +8,6 @@
 
 #include "caf/all.hpp"
 
-
 namespace tally {
 
 namespace {
@@ -107,7 +106,7 @@ void forget_sync(registry_state& st, const uuid& id, uint64_t activation) {
   }
 }
 
-/// Drops the mapping (of either kind) if it still names this incarnation.
+/// Drops the mapping (of whichever kind) if it still names this incarnation.
 void forget_entity(registry_state& st, const uuid& id, uint64_t activation) {
   bool forgotten = false;
   for_each_table(st, [&](auto& table) { forgotten = forgotten || table.forget(id, activation); });
