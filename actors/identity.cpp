@@ -205,7 +205,7 @@ void complete_login(identity_pointer self, const char* method, const request_ori
                  to_entity_command(open_session_request{std::move(method), std::move(origin)}),
                  completion{std::move(done)});
     },
-    [done](const failure& why) { done(why); });
+    fail_to(done));
 }
 
 /// Judges a link this identity found (nullptr = unknown).
@@ -261,7 +261,7 @@ void verify_link(identity_pointer self, const std::string& token, const request_
   }
   // Found by its SHA-256: a lookup by hash reveals nothing about the token.
   auto hash = sha256_hex(token);
-  auto refuse = [done](const failure& why) { done(why); };
+  auto refuse = fail_to(done);
   if (st.current == phase::active) {
     auto known = st.links.find(hash);
     if (known != st.links.end() && constant_time_equal(known->first, hash)) {
@@ -293,7 +293,7 @@ void verify_link(identity_pointer self, const std::string& token, const request_
         [self, link, origin, done] {
           judge_link(self, &remember_link(self->state, *link), origin, done);
         },
-        [done](const failure& why) { done(why); });
+        fail_to(done));
     },
     refuse);
 }
@@ -341,7 +341,7 @@ void issue_magic_link(identity_pointer self, const request_origin& origin, chall
     done(rate_limited("too many magic links for this email", first.retry_after_us));
     return;
   }
-  auto refuse = [done](const failure& why) { done(why); };
+  auto refuse = fail_to(done);
   check_ip(
     self, origin.client_ip,
     [self, now, done] {
@@ -369,7 +369,7 @@ void issue_magic_link(identity_pointer self, const request_origin& origin, chall
                        {"debug_token", std::string_view(challenge.debug_secret)}});
           done(challenge);
         },
-        [done](const failure& why) { done(why); });
+        fail_to(done));
       st.links[link.token_hash].write_token = st.writes.last_token();
     },
     refuse);
@@ -412,7 +412,7 @@ void issue_code(identity_pointer self, challenge_reply done) {
                    {"debug_code", std::string_view(challenge.debug_secret)}});
       done(challenge);
     },
-    [done](const failure& why) { done(why); });
+    fail_to(done));
 }
 
 void judge_code(identity_pointer self, const std::string& code, const request_origin& origin,
@@ -470,11 +470,6 @@ bool admit(identity_pointer self, Reply& done) {
 }
 
 // -- commands (protocols/commands.hpp) ---------------------------------------------
-
-template <class T>
-auto fail_to(reply<T> done) {
-  return [done](const failure& why) { done(why); };
-}
 
 void handle(identity_pointer self, magic_link_request& cmd, challenge_reply done) {
   if (admit(self, done))

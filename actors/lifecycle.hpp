@@ -90,6 +90,13 @@ void handle_command(Self self, entity_command& command, completion& done, Handle
   end_registry_message(self);
 }
 
+/// A failure continuation that answers `done` with the failure (for the
+/// steps a command waits on: a session check, an activation).
+template <class T>
+auto fail_to(reply<T> done) {
+  return [done](const failure& why) { done(why); };
+}
+
 /// drain: everything the registry forwarded before this sync is handled.
 template <class Self>
 void answer_sync(Self self) {

@@ -379,12 +379,6 @@ void on_write_failed(user_pointer self, uint64_t token) {
 
 // -- commands (protocols/commands.hpp) ---------------------------------------------
 
-/// Answers `done` with a failure of the session check.
-template <class T>
-auto fail_to(reply<T> done) {
-  return [done](const failure& why) { done(why); };
-}
-
 void handle(user_pointer self, balance_request& cmd, balance_reply done) {
   with_session(
     self, cmd.session, [self, done](session_entry&) { done(self->state.committed); },

@@ -183,7 +183,7 @@ void rotate_session(user_pointer self, session_entry& entry, const request_origi
   session_grant grant{row.id, std::move(token), view_of(st)};
   write_session_change(
     self, entry, std::move(records), [done, grant] { done(grant); },
-    [done](const failure& why) { done(why); });
+    fail_to(done));
 }
 
 /// Revokes the session at once (memory first: every later command is
@@ -210,7 +210,7 @@ void revoke_for_reuse(user_pointer self, session_entry& entry, const request_ori
                  "this refresh token was already used; the session is revoked", 0};
   revoke_session(
     self, entry, origin, audit_event::refresh_reuse_detected, [done, reused] { done(reused); },
-    [done](const failure& why) { done(why); });
+    fail_to(done));
 }
 
 /// The refresh limit per session (GCRA in memory); true if allowed.
@@ -323,7 +323,7 @@ void open_session(user_pointer self, const std::string& method, const request_or
   session_grant grant{row.id, std::move(token), view_of(st)};
   write_session_change(
     self, entry, std::move(records), [done, grant] { done(grant); },
-    [done](const failure& why) { done(why); });
+    fail_to(done));
 }
 
 void refresh(user_pointer self, const uuid& session, const std::string& token,
@@ -385,7 +385,7 @@ void refresh(user_pointer self, const uuid& session, const std::string& token,
             make_audit(now, audit_event::refreshed, origin, st.id, entry.row.id(), "grace"));
           write_session_change(
             self, entry, std::move(records), [done, grant] { done(grant); },
-            [done](const failure& why) { done(why); });
+            fail_to(done));
           return;
         }
         case refresh_verdict::reused: return;  // handled above
@@ -406,16 +406,16 @@ void logout(user_pointer self, const uuid& session, const request_origin& origin
       }
       revoke_session(
         self, entry, origin, audit_event::logged_out, [done] { done(true); },
-        [done](const failure& why) { done(why); });
+        fail_to(done));
     },
-    [done](const failure& why) { done(why); });
+    fail_to(done));
 }
 
 void me(user_pointer self, const uuid& session, me_reply done) {
   with_session(
     self, session,
     [self, done](session_entry&) { done(me_view{view_of(self->state), {}}); },
-    [done](const failure& why) { done(why); });
+    fail_to(done));
 }
 
 void drop_sessions(user_pointer self) {
