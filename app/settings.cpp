@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -44,6 +45,24 @@ std::optional<app_command> parse_command(const std::string& name) {
   return std::nullopt;
 }
 
+/// --web-app: "auto" serves the page in dev mode when its folder exists;
+/// "1" requires the folder (a missing one stops the start); "0" never.
+std::string resolve_web_page(const std::string& mode, const std::string& directory,
+                             http_config& http) {
+  std::error_code error;
+  bool present = std::filesystem::is_regular_file(std::filesystem::path(directory) / "index.html",
+                                                  error);
+  if (mode == "0") return {};
+  if (mode == "auto") {
+    if (http.dev && present) http.web_dir = directory;
+    return {};
+  }
+  if (mode != "1") return "web-app must be auto, 1 or 0, not '" + mode + "'";
+  if (!present) return "web-app is on but " + directory + "/index.html does not exist (set web-dir)";
+  http.web_dir = directory;
+  return {};
+}
+
 } // namespace
 
 settings_result load_settings(int argc, char** argv) {
@@ -52,6 +71,8 @@ settings_result load_settings(int argc, char** argv) {
   std::string ack = "commit";
   std::string cors;
   std::string config_file;
+  std::string web_app = "auto";
+  std::string web_dir = TALLY_DEFAULT_WEB_DIR;
   int http_port = s.http.port;
   int64_t passivate_after_ms = s.runtime.passivate_after.count();
   int64_t request_deadline_ms = s.http.request_deadline.count();
@@ -132,6 +153,9 @@ settings_result load_settings(int argc, char** argv) {
        ->default_value(rate_refresh_per_session), "refreshes per minute per session")
     ("trust-forwarded-for", po::value(&s.http.trust_forwarded_for)->implicit_value(true)
        ->default_value(false), "take the client IP from X-Forwarded-For (behind a trusted proxy only)")
+    ("web-app", po::value(&web_app)->default_value(web_app),
+     "serve the example web page at /app/: auto (on in dev mode), 1 or 0")
+    ("web-dir", po::value(&web_dir)->default_value(web_dir), "the example web page's folder")
     ("shutdown-drain-ms", po::value(&s.shutdown_drain_ms)->default_value(s.shutdown_drain_ms),
      "SIGTERM: time for in-flight requests")
     ("shutdown-flush-ms", po::value(&s.shutdown_flush_ms)->default_value(s.shutdown_flush_ms),
@@ -251,6 +275,10 @@ settings_result load_settings(int argc, char** argv) {
   s.http.request_deadline = std::chrono::milliseconds(request_deadline_ms);
   s.runtime.passivate_after = std::chrono::milliseconds(passivate_after_ms);
   s.http.cors_origins = split_origins(cors);
+  if (auto error = resolve_web_page(web_app, web_dir, s.http); !error.empty()) {
+    result.error = error;
+    return result;
+  }
   auth.dev = s.http.dev;
   auth.magic_link_ttl = std::chrono::seconds(magic_link_ttl_s);
   auth.code_ttl = std::chrono::seconds(code_ttl_s);

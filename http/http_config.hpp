@@ -46,6 +46,10 @@ struct http_config {
   /// One JSON log line per request (on by default; benchmarks may turn it off).
   bool access_log = true;
 
+  /// The example web page's folder, served at /app/ (read once at start-up);
+  /// empty = the page is off and /app answers 404.
+  std::string web_dir;
+
   /// Seconds suggested in Retry-After for 503 responses.
   int retry_after_s = 1;
 

@@ -53,7 +53,8 @@ request_handler::request_handler(const http_config& config, gateway& gate, metri
     jwt_(config),
     admin_(config.admin_token),
     cors_(config.cors_origins),
-    route_metrics_(registry, route_labels(router_)) {}
+    route_metrics_(registry, route_labels(router_)),
+    web_(config.web_dir.empty() ? web_assets{} : web_assets::load(config.web_dir)) {}
 
 std::shared_ptr<request_context> request_handler::handle(http_request request, response_sink sink,
                                                          std::string_view peer_ip) {

@@ -21,6 +21,7 @@
 #include "http/request_context.hpp"
 #include "http/route_metrics.hpp"
 #include "http/router.hpp"
+#include "http/web_assets.hpp"
 #include "protocols/gateway.hpp"
 #include "protocols/metrics.hpp"
 
@@ -53,6 +54,7 @@ public:
   gateway& gate() { return gateway_; }
   metrics& registry() { return registry_; }
   const router& routes() const { return router_; }
+  const web_assets& web() const { return web_; }
 
 private:
   void run_pipeline(const std::shared_ptr<request_context>& context, std::string_view peer_ip);
@@ -67,6 +69,7 @@ private:
   admin_token_check admin_;
   cors_policy cors_;
   route_metrics route_metrics_;
+  web_assets web_;
 };
 
 } // namespace tally

@@ -3,6 +3,7 @@
 #include "http/auth_routes.hpp"
 #include "http/credits_routes.hpp"
 #include "http/ops_routes.hpp"
+#include "http/web_routes.hpp"
 
 namespace tally {
 
@@ -43,6 +44,13 @@ router make_api_router() {
   table.add("/v1/admin/users/{user_id}/credits",
             {verb::post, "credit_user", auth_kind::admin, body_kind::json,
              idempotency_kind::required, credit_user});
+  // The example web page (examples/web/), public; 404 when it is off.
+  table.add("/app", {verb::get, "redirect_to_web_page", auth_kind::none, body_kind::none,
+                     idempotency_kind::none, redirect_to_web_page});
+  table.add("/app/", {verb::get, "get_web_page", auth_kind::none, body_kind::none,
+                      idempotency_kind::none, get_web_page});
+  table.add("/app/{file}", {verb::get, "get_web_file", auth_kind::none, body_kind::none,
+                            idempotency_kind::none, get_web_file});
   return table;
 }
 
