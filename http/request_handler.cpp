@@ -101,7 +101,7 @@ void request_handler::run_pipeline(const std::shared_ptr<request_context>& conte
   }
   if (!ctx.match.target) {
     ctx.answer_problem(problem_code::method_not_allowed,
-                       "Allowed methods: " + ctx.match.matched->methods);
+                       "Allowed methods: " + ctx.match.matched->allow);
     return;
   }
   const auto& endpoint = *ctx.match.target;
@@ -191,7 +191,7 @@ bool request_handler::authenticate(request_context& ctx) {
 void request_handler::answer_options(request_context& ctx) {
   http_response response{http::status::no_content, 11};
   const auto& methods = ctx.match.matched->methods;
-  response.set(http::field::allow, methods + ", OPTIONS");
+  response.set(http::field::allow, ctx.match.matched->allow);
   if (!ctx.cors_origin.empty()) {
     response.set(http::field::access_control_allow_origin, ctx.cors_origin);
     response.set(http::field::vary, "Origin");

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "http/client_ip.hpp"
 #include "http/request_handler.hpp"
 #include "http/session.hpp"
 #include "protocols/log.hpp"
@@ -26,6 +27,9 @@ namespace {
 constexpr std::chrono::milliseconds acceptor_close_wait{2'000};
 /// Pending connections the kernel queues for us.
 constexpr int listen_backlog = 1024;
+/// Refused connections being answered 503 at once (each holds a socket for
+/// up to the linger time); more are closed without an answer.
+constexpr size_t refusals_max = 256;
 
 } // namespace
 
@@ -38,18 +42,33 @@ struct http_server::impl {
                                                          tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
       if (!ec) {
-        if (state.connections.load(std::memory_order_relaxed) >= state.config.connections_max) {
-          // Over the bound: accepted (so the kernel queue drains) and closed.
-          boost::system::error_code ignored;
-          socket.close(ignored);
-        } else {
-          std::make_shared<session>(std::move(socket), state)->start();
-        }
+        admit(std::move(socket));
       } else if (ec == net::error::no_descriptors) {
         log_event(log_level::warn, "accept failed: out of file descriptors");
       }
       accept();
     });
+  }
+
+  /// A slot in the connection table (an idle connection may be evicted for
+  /// it), or a 503 + Retry-After and close; beyond refusals_max refusals
+  /// at once, a close without an answer.
+  void admit(tcp::socket socket) {
+    boost::system::error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    auto ip = ec ? std::string() : canonical_ip(peer.address().to_string());
+    auto decision = state.table.admit(ip);
+    if (decision.verdict == admission::refused_total || decision.verdict == admission::refused_ip) {
+      if (state.refusing.load(std::memory_order_relaxed) >= refusals_max) {
+        socket.close(ec);
+        return;
+      }
+      log_event(log_level::warn, decision.verdict == admission::refused_ip
+                                   ? "connection refused: too many from this client IP"
+                                   : "connection refused: connections_max busy connections",
+                {{"client_ip", std::string_view(ip)}});
+    }
+    std::make_shared<session>(std::move(socket), state, std::move(ip), decision.slot)->start();
   }
 
   // Declared first: sessions refer to it until the io_context is gone.
