@@ -114,6 +114,12 @@ void request_reader::reset() {
   discard();
 }
 
+void request_reader::discard_down_to(size_t capacity_max) {
+  if (buffer_.capacity() > capacity_max) return discard();
+  buffer_.clear();
+  scanned_ = 0;
+}
+
 void request_reader::discard() {
   buffer_.clear();
   buffer_.shrink_to_fit();

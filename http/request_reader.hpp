@@ -71,6 +71,10 @@ public:
   size_t bytes_held() const;
   /// Drops the buffered bytes and frees the buffer (idle or closing).
   void discard();
+  /// Drops the buffered bytes; frees the buffer only if it holds more than
+  /// `capacity_max` (a waiting connection keeps a small one: no allocation
+  /// per request).
+  void discard_down_to(size_t capacity_max);
   /// Drops the parser (and the body it holds) too: nothing more is parsed.
   void reset();
   /// Whether start() has run since the last reset().

@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <atomic>
 #include <future>
 #include <optional>
 #include <stdexcept>
@@ -63,10 +64,14 @@ struct http_server::impl {
         socket.close(ec);
         return;
       }
-      log_event(log_level::warn, decision.verdict == admission::refused_ip
-                                   ? "connection refused: too many from this client IP"
-                                   : "connection refused: connections_max busy connections",
-                {{"client_ip", std::string_view(ip)}});
+      // The first refusal and every 1024th after it are logged: a flood of
+      // connections must not become a flood of log lines.
+      auto count = refusals.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (count == 1 || count % 1024 == 0)
+        log_event(log_level::warn, "connections refused (503): all slots busy",
+                  {{"client_ip", std::string_view(ip)},
+                   {"per_ip_cap", decision.verdict == admission::refused_ip},
+                   {"refused_so_far", static_cast<int64_t>(count)}});
     }
     std::make_shared<session>(std::move(socket), state, std::move(ip), decision.slot)->start();
   }
@@ -78,6 +83,7 @@ struct http_server::impl {
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool stopped = false;
+  std::atomic<uint64_t> refusals{0};
 };
 
 http_server::http_server(const http_config& config, gateway& gate, metrics& registry)

@@ -79,9 +79,9 @@ void session::wait_for_request() {
     parse_buffered();
     return;
   }
-  // Nothing of the next request yet: the connection holds no buffer while
-  // it waits, and may be evicted for a newcomer when the server is full.
-  reader_.discard();
+  // Nothing of the next request yet: the connection holds only a small
+  // buffer while it waits, and may be evicted for a newcomer when full.
+  reader_.discard_down_to(first_read_bytes);
   account();
   state_.table.mark_idle(slot_, weak_from_this());
   // A new connection must start its request within read_timeout; a
@@ -286,7 +286,7 @@ void session::on_linger(beast::error_code ec, size_t bytes) {
   lingered_bytes_ += bytes;
   if (ec || lingered_bytes_ >= linger_bytes_max) return close();
   // What the client still sends is read into a small buffer and dropped.
-  reader_.discard();
+  reader_.discard_down_to(first_read_bytes);
   lease_.resize(reader_.bytes_held_after_prepare(first_read_bytes));
   stream_.async_read_some(reader_.prepare(first_read_bytes),
                           [self = shared_from_this()](beast::error_code ec, size_t bytes) {
