@@ -725,3 +725,15 @@ TEST_CASE("unreadable requests get problem answers with a request id") {
   CHECK(text.find(R"(route="/v1/me/charges",status="413")") != std::string::npos);
   CHECK(text.find(R"(route="unmatched",status="431")") != std::string::npos);
 }
+
+TEST_CASE("an unreadable request with a method outside Beast's table is answered, not thrown") {
+  // Found by fuzz_request: Beast throws when asked to set the verb unknown.
+  fixture f;
+  auto partial = make_request(verb::get, "/healthz");
+  partial.method_string("FOO");
+  REQUIRE(partial.method() == verb::unknown);
+  problem(f.handler->reject_unreadable(problem_code::payload_too_large, &partial), 413,
+          "PAYLOAD_TOO_LARGE");
+  problem(f.handler->reject_unreadable(problem_code::not_implemented, &partial), 501,
+          "NOT_IMPLEMENTED");
+}

@@ -287,6 +287,17 @@ class ConformanceTest(ServiceTestCase):
         body = json.loads(received.partition(b"\r\n\r\n")[2])
         self.assertEqual(len(body["data"]), 1)
 
+    def test_an_unknown_method_with_an_unreadable_body_is_answered_and_the_server_lives(self):
+        # Found by fuzz_request: this aborted the process (Beast throws on
+        # setting the verb "unknown" while the refusal was built).
+        for data, status in (
+                (b"FOO /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 999999\r\n\r\n", 413),
+                (b"BREW /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400)):
+            with self.subTest(data=data):
+                self.assertEqual(status_of(self.raw(data)), status)
+                self.assertEqual(self.client.get("/healthz").status, 200, "the service died")
+                self.client.close()
+
     def test_bare_lf_line_ends_are_answered_400_at_once(self):
         cases = {
             "chunked body": b"POST /v1/me/charges HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
