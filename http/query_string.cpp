@@ -1,7 +1,6 @@
 #include "http/query_string.hpp"
 
-#include <boost/beast/core/string.hpp>
-
+#include "http/field_value.hpp"
 #include "protocols/hex.hpp"
 
 namespace tally {
@@ -37,7 +36,7 @@ split_target split_request_target(std::string_view target) {
   // Absolute form (RFC 9112 §3.2.2, what a client sends a proxy): the path
   // starts after the authority; an empty path is "/".
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() < scheme.size() || !boost::beast::iequals(target.substr(0, scheme.size()), scheme))
+    if (!ascii_iequals(target.substr(0, scheme.size()), scheme))
       continue;
     auto rest = target.substr(scheme.size());
     auto path_start = rest.find_first_of("/?");

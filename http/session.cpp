@@ -1,11 +1,11 @@
 #include "http/session.hpp"
 
+#include "http/field_value.hpp"
 #include "http/header_checks.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/write.hpp>
 
 namespace tally {
@@ -143,7 +143,7 @@ bool session::accept_header() {
   // curl and others wait ~1 s for "100 Continue" before sending a body of
   // more than 1 KiB; say it at once (RFC 9110 §10.1.1) and read on. The
   // read_timeout set at the first bytes still bounds the whole request.
-  if (!beast::iequals(header[http::field::expect], "100-continue")) return true;
+  if (!ascii_iequals(header[http::field::expect], "100-continue")) return true;
   static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
   net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
                    [self = shared_from_this()](beast::error_code ec, size_t) {

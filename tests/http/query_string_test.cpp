@@ -1,6 +1,7 @@
 // http/query_string: origin- and absolute-form targets, query parameters.
 #include <catch2/catch.hpp>
 
+#include "http/field_value.hpp"
 #include "http/query_string.hpp"
 
 using namespace tally;
@@ -17,6 +18,9 @@ TEST_CASE("an absolute-form target splits like its origin form") {
   auto bare_query = split_request_target("http://h?x=1");
   CHECK(bare_query.path == "/");
   CHECK(bare_query.query == "x=1");
+  // A scheme in another case (found by fuzz_query_string: Beast's iequals
+  // read past the end of exactly this).
+  CHECK(split_request_target("httP://").path == "/");
   // Not a scheme we know: left as it is (and routed to 404).
   CHECK(split_request_target("ftp://h/healthz").path == "ftp://h/healthz");
 }
@@ -25,4 +29,12 @@ TEST_CASE("query parameters are percent-decoded, the first one wins") {
   CHECK(query_param("a=1&b=x%20y+z&b=2", "b") == "x y z");
   CHECK_FALSE(query_param("a=1", "b"));
   CHECK(query_param("a", "a") == "");
+}
+
+TEST_CASE("ASCII case-insensitive comparison") {
+  CHECK(ascii_iequals("Chunked", "chunked"));
+  CHECK(ascii_iequals("", ""));
+  CHECK_FALSE(ascii_iequals("chunked", "chunke"));
+  CHECK_FALSE(ascii_iequals("\xc3\xa9", "\xc3\x89"));  // no Unicode folding
+  CHECK_FALSE(ascii_iequals("[", "{"));                 // 'Z'+1 is not 'z'+1
 }
