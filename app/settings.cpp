@@ -118,6 +118,11 @@ settings_result load_settings(int argc, char** argv) {
      "503 when the actors have not answered by then")
     ("connections-max", po::value(&s.http.connections_max)->default_value(s.http.connections_max),
      "open connections at most")
+    ("connections-per-ip-max", po::value(&s.http.connections_per_ip_max)
+       ->default_value(s.http.connections_per_ip_max), "open connections per client IP at most")
+    ("buffered-bytes-max", po::value(&s.http.buffered_bytes_max)
+       ->default_value(s.http.buffered_bytes_max),
+     "bytes held for requests and responses in flight, all connections together (503 above)")
     ("passivate-after-ms", po::value(&passivate_after_ms)->default_value(passivate_after_ms),
      "idle entity actors are passivated after this")
     ("backlog-max", po::value(&s.runtime.backlog_records_max)->default_value(s.runtime.backlog_records_max),
@@ -260,6 +265,15 @@ settings_result load_settings(int argc, char** argv) {
       result.error = std::string(name) + " must be > 0";
       return result;
     }
+  }
+  if (s.http.connections_max < 1 || s.http.connections_per_ip_max < 1) {
+    result.error = "connections-max and connections-per-ip-max must be >= 1";
+    return result;
+  }
+  if (s.http.buffered_bytes_max < s.http.one_request_bytes_max()) {
+    result.error = "buffered-bytes-max must hold at least one whole request (" +
+                   std::to_string(s.http.one_request_bytes_max()) + " bytes)";
+    return result;
   }
   if (auth.magic_link_url.find("{token}") == std::string::npos) {
     result.error = "magic-link-url must contain {token}";

@@ -4,8 +4,6 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/beast/core/string.hpp>
-
 #include "http/field_value.hpp"
 
 namespace tally {
@@ -54,10 +52,10 @@ std::optional<header_refusal> framing_refusal(const http::request_header<>& head
     return refuse("Transfer-Encoding is not allowed in an HTTP/1.0 request");
   auto codings = transfer_codings(header);
   if (codings.empty()) return refuse("Transfer-Encoding names no coding");
-  if (!boost::beast::iequals(codings.back(), chunked_coding))
+  if (!ascii_iequals(codings.back(), chunked_coding))
     return refuse("chunked must be the final transfer coding");
   for (size_t i = 0; i + 1 < codings.size(); ++i) {
-    if (boost::beast::iequals(codings[i], chunked_coding))
+    if (ascii_iequals(codings[i], chunked_coding))
       return refuse("chunked must be applied only once");
   }
   if (codings.size() > 1)

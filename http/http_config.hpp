@@ -26,8 +26,19 @@ struct http_config {
   /// An actor reply slower than this becomes 503 STORE_UNAVAILABLE (the
   /// deadline lives on the Asio side: CAF 0.17 never frees request timeouts).
   std::chrono::milliseconds request_deadline{10'000};
-  /// Open connections beyond this are accepted and closed at once.
+  /// Open connections at most. At the cap a newcomer takes the place of the
+  /// connection idle the longest; with none idle it gets 503 + Retry-After.
   size_t connections_max = 10'000;
+  /// Open connections per client IP (the socket's peer, also behind a
+  /// proxy), so one client cannot take every slot; same rules as above.
+  size_t connections_per_ip_max = 256;
+  /// Bytes held for requests and responses in flight over all connections
+  /// (read buffers, bodies, responses being written). A request that would
+  /// need more gets 503 OVERLOADED + Retry-After and its connection closes.
+  size_t buffered_bytes_max = 64 * 1024 * 1024;
+  /// The most one connection may need to read a request: its header, its
+  /// body and a read's worth more. buffered_bytes_max must hold one.
+  size_t one_request_bytes_max() const { return 2 * header_bytes_max + body_bytes_max + 8 * 1024; }
 
   /// Allowed CORS origins (exact match); empty = CORS off.
   std::vector<std::string> cors_origins;

@@ -11,10 +11,6 @@ namespace tally {
 
 namespace {
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
-
 /// Walks a body that failed to parse and tells whether it stopped at a
 /// number no double can hold (nlohmann's error 406) and where that number
 /// is. Builds nothing.
@@ -171,10 +167,7 @@ private:
 bool is_json_content_type(std::string_view content_type) {
   constexpr std::string_view expected = "application/json";
   auto media_type = trim_ows(content_type.substr(0, content_type.find(';')));
-  if (media_type.size() != expected.size()) return false;
-  for (size_t i = 0; i < expected.size(); ++i)
-    if (lower(media_type[i]) != expected[i]) return false;
-  return true;
+  return ascii_iequals(media_type, expected);
 }
 
 parsed_json parse_json(std::string_view body) {

@@ -1,5 +1,6 @@
 #include "http/query_string.hpp"
 
+#include "http/field_value.hpp"
 #include "protocols/hex.hpp"
 
 namespace tally {
@@ -32,6 +33,20 @@ std::string percent_decode(std::string_view text) {
 } // namespace
 
 split_target split_request_target(std::string_view target) {
+  // Absolute form (RFC 9112 §3.2.2, what a client sends a proxy): the path
+  // starts after the authority; an empty path is "/".
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (!ascii_iequals(target.substr(0, scheme.size()), scheme))
+      continue;
+    auto rest = target.substr(scheme.size());
+    auto path_start = rest.find_first_of("/?");
+    target = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
+    if (target.empty() || target.front() == '?') {
+      auto query = target.empty() ? std::string_view{} : target.substr(1);
+      return {"/", query};
+    }
+    break;
+  }
   auto question = target.find('?');
   if (question == std::string_view::npos) return {target, {}};
   return {target.substr(0, question), target.substr(question + 1)};

@@ -6,7 +6,9 @@
 
 namespace tally {
 
-/// Splits a target into path and query (without the '?').
+/// Splits a target into path and query (without the '?'). An absolute-form
+/// target ("http://host/healthz?x") gives the same as its origin form
+/// ("/healthz?x"); the Host field is not compared with it.
 struct split_target {
   std::string_view path;
   std::string_view query;

@@ -65,7 +65,7 @@ void request_context::answer_problem(problem_code code, std::string_view detail,
     response.set(http::field::retry_after, std::to_string(seconds < 1 ? 1 : seconds));
   }
   if (code == problem_code::method_not_allowed && match.matched)
-    response.set(http::field::allow, match.matched->methods + ", OPTIONS");
+    response.set(http::field::allow, match.matched->allow);
   response.body() = render_problem(code, detail, request_id, errors);
   answer(std::move(response));
 }

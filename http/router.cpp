@@ -55,6 +55,12 @@ void router::add(std::string_view pattern, endpoint e) {
   if (!target->methods.empty()) target->methods += ", ";
   target->methods += std::string(boost::beast::http::to_string(e.method));
   target->endpoints.push_back(e);
+  target->allow.clear();
+  for (const auto& existing : target->endpoints) {
+    target->allow += std::string(boost::beast::http::to_string(existing.method)) + ", ";
+    if (existing.method == boost::beast::http::verb::get) target->allow += "HEAD, ";
+  }
+  target->allow += "OPTIONS";
 }
 
 route_match router::match(boost::beast::http::verb method, std::string_view path) const {
@@ -86,8 +92,12 @@ route_match router::match(boost::beast::http::verb method, std::string_view path
     }
     if (!matches) continue;
     result.matched = &candidate;
-    for (const auto& e : candidate.endpoints)
+    const endpoint* get = nullptr;
+    for (const auto& e : candidate.endpoints) {
       if (e.method == method) result.target = &e;
+      if (e.method == boost::beast::http::verb::get) get = &e;
+    }
+    if (!result.target && method == boost::beast::http::verb::head) result.target = get;
     return result;
   }
   result.params = {};

@@ -3,7 +3,8 @@
 // and "{name}" parameters ("/v1/admin/users/{user_id}/credits"); matching is
 // a segment-by-segment scan of a short table (no regex on the hot path).
 // A path that matches no pattern is 404; a matching path without the method
-// is 405 with `Allow`. The table itself is built in one place: routes.cpp.
+// is 405 with `Allow`. HEAD is served by the GET endpoint of a path (the
+// session drops the body, RFC 9110 §9.3.2). The table itself is built in one place: routes.cpp.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -64,8 +65,12 @@ struct route {
   std::vector<std::string> segments;
   std::vector<std::string> param_names;
   std::vector<endpoint> endpoints;
-  /// "GET, POST": the methods of the endpoints, for Allow and CORS.
+  /// "GET, POST": the methods of the endpoints, for CORS.
   std::string methods;
+  /// "GET, HEAD, POST, OPTIONS": what the path answers, for Allow (405 and
+  /// OPTIONS) and the 405 detail. HEAD comes with every GET, OPTIONS with
+  /// every path.
+  std::string allow;
 };
 
 /// What router::match found for a request.

@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <atomic>
 #include <future>
 #include <optional>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "http/client_ip.hpp"
 #include "http/request_handler.hpp"
 #include "http/session.hpp"
 #include "protocols/log.hpp"
@@ -26,6 +28,9 @@ namespace {
 constexpr std::chrono::milliseconds acceptor_close_wait{2'000};
 /// Pending connections the kernel queues for us.
 constexpr int listen_backlog = 1024;
+/// Refused connections being answered 503 at once (each holds a socket for
+/// up to the linger time); more are closed without an answer.
+constexpr size_t refusals_max = 256;
 
 } // namespace
 
@@ -38,18 +43,37 @@ struct http_server::impl {
                                                          tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
       if (!ec) {
-        if (state.connections.load(std::memory_order_relaxed) >= state.config.connections_max) {
-          // Over the bound: accepted (so the kernel queue drains) and closed.
-          boost::system::error_code ignored;
-          socket.close(ignored);
-        } else {
-          std::make_shared<session>(std::move(socket), state)->start();
-        }
+        admit(std::move(socket));
       } else if (ec == net::error::no_descriptors) {
         log_event(log_level::warn, "accept failed: out of file descriptors");
       }
       accept();
     });
+  }
+
+  /// A slot in the connection table (an idle connection may be evicted for
+  /// it), or a 503 + Retry-After and close; beyond refusals_max refusals
+  /// at once, a close without an answer.
+  void admit(tcp::socket socket) {
+    boost::system::error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    auto ip = ec ? std::string() : canonical_ip(peer.address().to_string());
+    auto decision = state.table.admit(ip);
+    if (decision.verdict == admission::refused_total || decision.verdict == admission::refused_ip) {
+      if (state.refusing.load(std::memory_order_relaxed) >= refusals_max) {
+        socket.close(ec);
+        return;
+      }
+      // The first refusal and every 1024th after it are logged: a flood of
+      // connections must not become a flood of log lines.
+      auto count = refusals.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (count == 1 || count % 1024 == 0)
+        log_event(log_level::warn, "connections refused (503): all slots busy",
+                  {{"client_ip", std::string_view(ip)},
+                   {"per_ip_cap", decision.verdict == admission::refused_ip},
+                   {"refused_so_far", static_cast<int64_t>(count)}});
+    }
+    std::make_shared<session>(std::move(socket), state, std::move(ip), decision.slot)->start();
   }
 
   // Declared first: sessions refer to it until the io_context is gone.
@@ -59,6 +83,7 @@ struct http_server::impl {
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool stopped = false;
+  std::atomic<uint64_t> refusals{0};
 };
 
 http_server::http_server(const http_config& config, gateway& gate, metrics& registry)

@@ -1,14 +1,11 @@
 #include "http/session.hpp"
 
-#include "http/client_ip.hpp"
+#include "http/field_value.hpp"
 #include "http/header_checks.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
 namespace tally {
@@ -19,17 +16,14 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-/// Bytes asked for by the read that waits for a keep-alive request's start.
-constexpr size_t read_chunk_bytes = 16 * 1024;
+/// Bytes asked for by the read that waits for a request's first bytes: a
+/// waiting connection holds no more than this (most requests fit in it).
+constexpr size_t first_read_bytes = 1024;
 /// After an unreadable request the rest of the client's upload is read and
 /// dropped for at most this long / this much, so closing does not reset the
 /// connection before the client has read our error (a "lingering close").
 constexpr std::chrono::milliseconds linger_timeout{2'000};
 constexpr size_t linger_bytes_max = 1024 * 1024;
-
-bool is_http_parse_error(const beast::error_code& ec) {
-  return &ec.category() == &http::make_error_code(http::error::bad_target).category();
-}
 
 } // namespace
 
@@ -40,108 +34,155 @@ void server_state::request_finished() {
   }
 }
 
-session::session(tcp::socket socket, server_state& state)
+session::session(tcp::socket socket, server_state& state, std::string peer_ip,
+                 connection_table::slot_id slot)
   : state_(state),
     stream_(std::move(socket)),
-    // Bounds what one connection can make us buffer: a full request plus
-    // one read's worth of the next.
-    buffer_(state.config.header_bytes_max + state.config.body_bytes_max + read_chunk_bytes),
-    deadline_(stream_.get_executor()) {
+    reader_(state.config),
+    lease_(state.budget),
+    deadline_(stream_.get_executor()),
+    peer_ip_(std::move(peer_ip)),
+    slot_(slot) {
   state_.connections.fetch_add(1, std::memory_order_relaxed);
-  beast::error_code ec;
-  auto peer = stream_.socket().remote_endpoint(ec);
-  if (!ec) peer_ip_ = canonical_ip(peer.address().to_string());
+  if (slot_ == 0) state_.refusing.fetch_add(1, std::memory_order_relaxed);
 }
 
 session::~session() {
   if (counted_) state_.request_finished();
+  if (slot_ != 0) state_.table.release(slot_);
+  else state_.refusing.fetch_sub(1, std::memory_order_relaxed);
   state_.connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void session::start() {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->slot_ == 0)
+      self->reject(problem_code::overloaded, "Too many open connections; retry later");
+    else
+      self->wait_for_request();
+  });
 }
 
-void session::read_request() {
-  parser_.emplace();
-  parser_->body_limit(state_.config.body_bytes_max);
-  parser_->header_limit(static_cast<uint32_t>(state_.config.header_bytes_max));
-  if (first_request_ || buffer_.size() > 0) {
-    // A new connection, or a pipelined request already buffered: the whole
-    // request is due within read_timeout.
-    first_request_ = false;
-    read_rest();
+void session::evict() {
+  net::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+}
+
+void session::account() {
+  lease_.resize(reader_.bytes_held() + request_body_bytes_ + response_.body().capacity());
+}
+
+void session::wait_for_request() {
+  reader_.start();
+  if (reader_.buffered() > 0) {
+    // A pipelined request already buffered: due within read_timeout.
+    stream_.expires_after(state_.config.read_timeout);
+    parse_buffered();
     return;
   }
-  // Keep-alive: the next request may take up to idle_timeout to start.
-  stream_.expires_after(state_.config.idle_timeout);
-  stream_.async_read_some(buffer_.prepare(read_chunk_bytes),
+  // Nothing of the next request yet: the connection holds only a small
+  // buffer while it waits, and may be evicted for a newcomer when full.
+  reader_.discard_down_to(first_read_bytes);
+  account();
+  state_.table.mark_idle(slot_, weak_from_this());
+  // A new connection must start its request within read_timeout; a
+  // keep-alive one may wait idle_timeout for the next.
+  stream_.expires_after(first_request_ ? state_.config.read_timeout : state_.config.idle_timeout);
+  first_request_ = false;
+  lease_.resize(reader_.bytes_held_after_prepare(first_read_bytes));
+  stream_.async_read_some(reader_.prepare(first_read_bytes),
                           [self = shared_from_this()](beast::error_code ec, size_t bytes) {
                             self->on_first_bytes(ec, bytes);
                           });
 }
 
 void session::on_first_bytes(beast::error_code ec, size_t bytes) {
+  // Evicted while waiting: the slot is someone else's now.
+  if (!state_.table.mark_busy(slot_)) return close();
   if (ec) return close();
-  buffer_.commit(bytes);
-  read_rest();
-}
-
-void session::read_rest() {
+  reader_.commit(bytes);
   stream_.expires_after(state_.config.read_timeout);
-  http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, size_t bytes) {
-                            self->on_header(ec, bytes);
-                          });
+  parse_buffered();
 }
 
-void session::on_header(beast::error_code ec, size_t bytes) {
+void session::parse_buffered() {
+  for (;;) {
+    auto state = reader_.parse();
+    // Chunked bodies grow as they are read: each step must fit the budget.
+    if (!lease_.try_resize(reader_.bytes_held()))
+      return reject(problem_code::overloaded, "The server holds too many request bytes; retry later");
+    switch (state) {
+      case read_state::need_more: return read_more();
+      case read_state::header_done:
+        if (!accept_header()) return;
+        continue;
+      case read_state::complete: return dispatch_request();
+      case read_state::refused:
+        return reject(reader_.refusal().code, reader_.refusal().detail);
+      case read_state::closed: return close();
+    }
+  }
+}
+
+bool session::accept_header() {
+  const auto& header = reader_.header();
   // The framing is decided before a byte of body is read: a body whose
   // length we might judge differently from a proxy in front of us would
   // let the rest of it pass as a second, smuggled request (RFC 9112 §6.3).
-  if (!ec) {
-    if (auto refusal = framing_refusal(parser_->get()))
-      return reject(refusal->code, refusal->detail);
+  if (auto refusal = framing_refusal(header)) {
+    reject(refusal->code, refusal->detail);
+    return false;
   }
-  if (ec || parser_->is_done()) return on_read(ec, bytes);
+  // Beast reserves a declared Content-Length for the body at once: the
+  // budget must hold it before it does.
+  if (auto length = header.payload_size(); length && *length <= state_.config.body_bytes_max) {
+    if (!lease_.try_resize(reader_.bytes_held() + *length)) {
+      reject(problem_code::overloaded, "The server holds too many request bytes; retry later");
+      return false;
+    }
+  }
   // curl and others wait ~1 s for "100 Continue" before sending a body of
   // more than 1 KiB; say it at once (RFC 9110 §10.1.1) and read on. The
-  // read_timeout set in read_rest still bounds the whole request.
-  if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
-    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-    net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec) return self->close();
-                       self->read_body();
-                     });
-    return;
-  }
-  read_body();
-}
-
-void session::read_body() {
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, size_t bytes) {
-                     self->on_read(ec, bytes);
+  // read_timeout set at the first bytes still bounds the whole request.
+  if (!ascii_iequals(header[http::field::expect], "100-continue")) return true;
+  static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+  net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
+                   [self = shared_from_this()](beast::error_code ec, size_t) {
+                     if (ec) return self->close();
+                     self->parse_buffered();
                    });
+  return false;
 }
 
-void session::on_read(beast::error_code ec, size_t) {
-  if (!ec) return dispatch_request();
-  if (ec == http::error::body_limit || ec == http::error::buffer_overflow)
-    return reject(problem_code::payload_too_large);
-  if (ec == http::error::header_limit) return reject(problem_code::headers_too_large);
-  if (ec == http::error::end_of_stream || ec == http::error::partial_message) return close();
-  if (is_http_parse_error(ec)) return reject(problem_code::bad_request);
+void session::read_more() {
+  auto wanted = request_reader::read_bytes;
+  if (!lease_.try_resize(reader_.bytes_held_after_prepare(wanted)))
+    return reject(problem_code::overloaded, "The server holds too many request bytes; retry later");
+  auto room = reader_.prepare(wanted);
+  if (room.size() == 0) return reject(problem_code::payload_too_large);
+  stream_.async_read_some(room, [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+    self->on_more_bytes(ec, bytes);
+  });
+}
+
+void session::on_more_bytes(beast::error_code ec, size_t bytes) {
+  if (ec == net::error::eof) {
+    if (reader_.end_of_input() == read_state::complete) return dispatch_request();
+    return close();
+  }
   // Time-out (slow client) or a socket error: nothing useful to say.
-  close();
+  if (ec) return close();
+  reader_.commit(bytes);
+  parse_buffered();
 }
 
 void session::dispatch_request() {
   stream_.expires_never();
-  auto request = parser_->release();
+  auto request = reader_.release();
   request_keep_alive_ = request.keep_alive();
   request_version_ = request.version();
+  request_head_ = request.method() == http::verb::head;
+  request_body_bytes_ = request.body().capacity();
+  account();
   state_.request_started();
   counted_ = true;
   auto generation = ++generation_;
@@ -192,6 +233,9 @@ void session::write(http_response response, bool close_after) {
   response_.prepare_payload();
   // RFC 9110 §8.6: no Content-Length on a 204.
   if (response_.result() == http::status::no_content) response_.erase(http::field::content_length);
+  // HEAD: the GET's header, Content-Length included, and no body.
+  if (request_head_) response_.body().clear();
+  account();
   // A response must leave within the same bound a request must arrive in.
   stream_.expires_after(state_.config.read_timeout);
   http::async_write(stream_, response_,
@@ -205,40 +249,46 @@ void session::on_write(beast::error_code ec, bool close_after) {
     counted_ = false;
     state_.request_finished();
   }
+  response_ = {};
+  request_body_bytes_ = 0;
+  account();
   if (ec) return close();
   if (close_after) return linger();
-  read_request();
+  wait_for_request();
 }
 
 void session::reject(problem_code code, std::string_view detail) {
   // A body over the limit is detected once every header field is stored
   // (Beast checks Content-Length after the last field), though the parser
   // does not count the header as done; other errors may leave it half-read.
-  bool headers_complete =
-    parser_ && (parser_->is_header_done() || code == problem_code::payload_too_large);
-  const http_request* partial = headers_complete ? &parser_->get() : nullptr;
+  bool headers_complete = reader_.header_complete() ||
+                          (code == problem_code::payload_too_large && reader_.started());
+  const http_request* partial = headers_complete ? &reader_.header() : nullptr;
   auto response = state_.handler->reject_unreadable(code, partial, detail);
   response.version(partial ? partial->version() : 11);
   response.keep_alive(false);
+  request_head_ = partial && partial->method() == http::verb::head;
+  // Nothing more is parsed: the body read so far is freed now.
+  reader_.reset();
   write(std::move(response), /*close_after=*/true);
 }
 
 void session::linger() {
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  buffer_.clear();
+  reader_.reset();
   lingered_bytes_ = 0;
   stream_.expires_after(linger_timeout);
-  stream_.async_read_some(buffer_.prepare(read_chunk_bytes),
-                          [self = shared_from_this()](beast::error_code ec, size_t bytes) {
-                            self->on_linger(ec, bytes);
-                          });
+  on_linger({}, 0);
 }
 
 void session::on_linger(beast::error_code ec, size_t bytes) {
   lingered_bytes_ += bytes;
   if (ec || lingered_bytes_ >= linger_bytes_max) return close();
-  stream_.async_read_some(buffer_.prepare(read_chunk_bytes),
+  // What the client still sends is read into a small buffer and dropped.
+  reader_.discard_down_to(first_read_bytes);
+  lease_.resize(reader_.bytes_held_after_prepare(first_read_bytes));
+  stream_.async_read_some(reader_.prepare(first_read_bytes),
                           [self = shared_from_this()](beast::error_code ec, size_t bytes) {
                             self->on_linger(ec, bytes);
                           });

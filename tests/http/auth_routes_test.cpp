@@ -390,7 +390,7 @@ TEST_CASE("auth endpoints are routed with the right auth kind and 405 elsewhere"
   fixture f;
   auto me = f.send(make_request(verb::post, "/v1/auth/me", "{}"));
   problem(me, 405, "METHOD_NOT_ALLOWED");
-  CHECK(header_of(me, "Allow") == "GET, OPTIONS");
+  CHECK(header_of(me, "Allow") == "GET, HEAD, OPTIONS");
   problem(f.get("/v1/auth/magic-link"), 405, "METHOD_NOT_ALLOWED");
   problem(f.get("/v1/auth/logout"), 405, "METHOD_NOT_ALLOWED");
   // Public endpoints ignore a bad Authorization header; bearer ones do not.

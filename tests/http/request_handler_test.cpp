@@ -107,13 +107,37 @@ TEST_CASE("a known path with a wrong method is 405 with Allow") {
   fixture f;
   auto response = f.send(make_request(verb::delete_, "/v1/me/balance"));
   problem(response, 405, "METHOD_NOT_ALLOWED");
-  CHECK(header_of(response, "Allow") == "GET, OPTIONS");
+  CHECK(header_of(response, "Allow") == "GET, HEAD, OPTIONS");
   auto post_only = f.get("/v1/me/charges");
-  problem(post_only, 405, "METHOD_NOT_ALLOWED");
+  auto body = problem(post_only, 405, "METHOD_NOT_ALLOWED");
   CHECK(header_of(post_only, "Allow") == "POST, OPTIONS");
+  // The detail names the same methods as Allow.
+  CHECK(body["detail"] == "Allowed methods: POST, OPTIONS");
   problem(f.send(make_request(verb::post, "/healthz", "{}")), 405, "METHOD_NOT_ALLOWED");
   // Routing comes before auth: no token needed to learn the method is wrong.
   CHECK(f.gate.call_count() == 0);
+}
+
+TEST_CASE("HEAD is served by the GET endpoint of every GET route") {
+  fixture f;
+  for (auto path : {"/healthz", "/v1/me/balance"}) {
+    INFO(path);
+    auto head = f.send(make_request(verb::head, path, {}, {{"Authorization", f.bearer()}}));
+    auto get = f.send(make_request(verb::get, path, {}, {{"Authorization", f.bearer()}}));
+    CHECK(head.result_int() == 200);
+    // The handler answers as for GET; the session drops the body on the wire.
+    CHECK(head.body() == get.body());
+  }
+  problem(f.send(make_request(verb::head, "/v1/me/charges")), 405, "METHOD_NOT_ALLOWED");
+}
+
+TEST_CASE("an absolute-form target is routed like its path") {
+  fixture f;
+  auto response = f.send(make_request(verb::get, "http://test:8080/v1/me/balance", {},
+                                      {{"Authorization", f.bearer()}}));
+  CHECK(response.result_int() == 200);
+  CHECK(f.get("HTTPS://test/healthz").result_int() == 200);
+  problem(f.get("http://test/nowhere"), 404, "NOT_FOUND");
 }
 
 TEST_CASE("a method the server does not know is 501 on any path, before routing") {
@@ -209,7 +233,7 @@ TEST_CASE("OPTIONS on an unknown path is 404; without CORS config it is a bare 2
   auto response = f.send(make_request(verb::options, "/v1/me/balance", {},
                                       {{"Origin", allowed_origin}}));
   CHECK(response.result() == http::status::no_content);
-  CHECK(header_of(response, "Allow") == "GET, OPTIONS");
+  CHECK(header_of(response, "Allow") == "GET, HEAD, OPTIONS");
   CHECK(response.find("Access-Control-Allow-Origin") == response.end());
 }
 
@@ -700,4 +724,16 @@ TEST_CASE("unreadable requests get problem answers with a request id") {
   auto text = f.registry.render();
   CHECK(text.find(R"(route="/v1/me/charges",status="413")") != std::string::npos);
   CHECK(text.find(R"(route="unmatched",status="431")") != std::string::npos);
+}
+
+TEST_CASE("an unreadable request with a method outside Beast's table is answered, not thrown") {
+  // Found by fuzz_request: Beast throws when asked to set the verb unknown.
+  fixture f;
+  auto partial = make_request(verb::get, "/healthz");
+  partial.method_string("FOO");
+  REQUIRE(partial.method() == verb::unknown);
+  problem(f.handler->reject_unreadable(problem_code::payload_too_large, &partial), 413,
+          "PAYLOAD_TOO_LARGE");
+  problem(f.handler->reject_unreadable(problem_code::not_implemented, &partial), 501,
+          "NOT_IMPLEMENTED");
 }

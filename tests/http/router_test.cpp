@@ -59,7 +59,19 @@ TEST_CASE("a known path with another method matches without a target (405)") {
   REQUIRE(hit.matched);
   CHECK_FALSE(hit.target);
   CHECK(hit.matched->methods == "GET, DELETE");
+  CHECK(hit.matched->allow == "GET, HEAD, DELETE, OPTIONS");
   CHECK(table.match(verb::delete_, "/v1/items/7").target->name == "delete_item");
+}
+
+TEST_CASE("HEAD matches the GET endpoint of a path, and nothing where there is no GET") {
+  auto table = sample();
+  auto head = table.match(verb::head, "/v1/items/7");
+  REQUIRE(head.target);
+  CHECK(head.target->method == verb::get);
+  auto post_only = table.match(verb::head, "/v1/a/1/b/2");
+  REQUIRE(post_only.matched);
+  CHECK_FALSE(post_only.target);
+  CHECK(post_only.matched->allow == "POST, OPTIONS");
 }
 
 TEST_CASE("routes get dense indexes and their pattern as label") {
