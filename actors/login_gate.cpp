@@ -119,6 +119,8 @@ void probe(gate_pointer self, const uuid& key, entity_command& command, completi
     return;
   }
   auto started = st.requests_passed;
+  // No time-out (and no clock entry per probe, CAF-0.17.md §4): a reader
+  // always answers, overloaded at once when its bounded queue is full.
   self->request(next_reader(st), caf::infinite, probe_identity_atom_v, key)
     .then(
       [self, key, command, done, what, started](bool known) mutable {
