@@ -44,7 +44,15 @@ caf_gateway::caf_gateway(registry_actor registry, const store_health& health,
     rejected_magic_link_(rejections(process_metrics, "/v1/auth/magic-link")),
     rejected_code_(rejections(process_metrics, "/v1/auth/code")),
     rejected_code_verify_(rejections(process_metrics, "/v1/auth/code/verify")),
-    rejected_refresh_(rejections(process_metrics, "/v1/auth/refresh")) {}
+    rejected_refresh_(rejections(process_metrics, "/v1/auth/refresh")),
+    rejected_magic_link_verify_(rejections(process_metrics, "/v1/auth/magic-link/verify")) {}
+
+template <class Command>
+void caf_gateway::dispatch_anonymous(const uuid& key, Command command,
+                                     reply<typename Command::result> done) {
+  if (!gate_) return dispatch(registry_, key, std::move(command), std::move(done));
+  caf::anon_send(gate_, key, to_entity_command(std::move(command)), completion{std::move(done)});
+}
 
 void caf_gateway::get_balance(const caller& who, reply<balance> done) {
   if (closed()) return done(shutting_down());
@@ -72,7 +80,7 @@ void caf_gateway::request_magic_link(std::string email, request_origin origin,
                                      reply<login_challenge> done) {
   if (closed()) return done(shutting_down());
   auto identity = identity_id(identity_kind::email, email);
-  dispatch(registry_, identity, magic_link_request{std::move(email), std::move(origin)},
+  dispatch_anonymous(identity, magic_link_request{std::move(email), std::move(origin)},
            counting_rejections(rejected_magic_link_, std::move(done)));
 }
 
@@ -81,15 +89,15 @@ void caf_gateway::verify_magic_link(std::string token, request_origin origin,
   if (closed()) return done(shutting_down());
   auto identity = magic_token_identity(token);
   if (!identity) return done(invalid_token());
-  dispatch(registry_, *identity, verify_link_request{std::move(token), std::move(origin)},
-           std::move(done));
+  dispatch_anonymous(*identity, verify_link_request{std::move(token), std::move(origin)},
+                     counting_rejections(rejected_magic_link_verify_, std::move(done)));
 }
 
 void caf_gateway::request_code(std::string phone, request_origin origin,
                                reply<login_challenge> done) {
   if (closed()) return done(shutting_down());
   auto identity = identity_id(identity_kind::phone, phone);
-  dispatch(registry_, identity, code_request{std::move(phone), std::move(origin)},
+  dispatch_anonymous(identity, code_request{std::move(phone), std::move(origin)},
            counting_rejections(rejected_code_, std::move(done)));
 }
 
@@ -97,7 +105,7 @@ void caf_gateway::verify_code(std::string phone, std::string code, request_origi
                               reply<session_grant> done) {
   if (closed()) return done(shutting_down());
   auto identity = identity_id(identity_kind::phone, phone);
-  dispatch(registry_, identity,
+  dispatch_anonymous(identity,
            verify_code_request{std::move(phone), std::move(code), std::move(origin)},
            counting_rejections(rejected_code_verify_, std::move(done)));
 }
@@ -107,7 +115,7 @@ void caf_gateway::refresh(std::string refresh_token, request_origin origin,
   if (closed()) return done(shutting_down());
   auto route = refresh_token_route(refresh_token);
   if (!route) return done(invalid_token());
-  dispatch(registry_, route->user,
+  dispatch_anonymous(route->user,
            refresh_request{route->session, std::move(refresh_token), std::move(origin)},
            counting_rejections(rejected_refresh_, std::move(done)));
 }

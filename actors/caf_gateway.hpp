@@ -7,7 +7,8 @@
 //
 // Tokens carry their owner's key (protocols/auth_tokens.hpp), so the gateway
 // routes every auth call without a store read; a token that is not ours by
-// shape is refused here, without waking an actor.
+// shape is refused here, without waking an actor. Anonymous auth commands go
+// through the login gate first (per-IP limits, unknown identities).
 #include <atomic>
 
 #include "protocols/caf_types.hpp"
@@ -48,19 +49,30 @@ public:
 
   const store_health& health() const override { return health_; }
 
+  /// Sends every anonymous auth command (login requests and verifies,
+  /// refreshes) through `gate` (login_gate.hpp) instead of straight to the
+  /// registry. Call before the first request.
+  void set_login_gate(login_gate_actor gate) { gate_ = std::move(gate); }
+
   /// From now on every call is answered shutting_down at once.
   void close() { closed_.store(true); }
 
 private:
   bool closed() const { return closed_.load(std::memory_order_relaxed); }
 
+  /// Sends an anonymous command to the gate, or to the registry without one.
+  template <class Command>
+  void dispatch_anonymous(const uuid& key, Command command, reply<typename Command::result> done);
+
   registry_actor registry_;
+  login_gate_actor gate_;
   const store_health& health_;
   /// tally_rate_limit_rejections_total{route}, per auth route (null: not counted).
   prometheus::Counter* rejected_magic_link_ = nullptr;
   prometheus::Counter* rejected_code_ = nullptr;
   prometheus::Counter* rejected_code_verify_ = nullptr;
   prometheus::Counter* rejected_refresh_ = nullptr;
+  prometheus::Counter* rejected_magic_link_verify_ = nullptr;
   std::atomic<bool> closed_{false};
 };
 

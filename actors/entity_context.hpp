@@ -18,6 +18,8 @@
 
 namespace tally {
 
+class audit_budget;
+
 /// Wall-clock time for auth decisions (expiry, back-off, limits): now_us()
 /// in production, the virtual clock under the deterministic test scheduler.
 using wall_clock = std::function<timestamp_us()>;
@@ -36,8 +38,9 @@ struct entity_context {
   store_health* health = nullptr;
   /// Login, session and rate-limit settings.
   auth_config auth;
-  /// The per-client-IP limiter shards (auth.ip_limiter_shards of them).
-  std::vector<ip_limiter_actor> ip_limiters;
+  /// Audit rows of failed logins, node-wide (audit_budget.hpp); nullptr:
+  /// every failure is written.
+  audit_budget* login_failure_audits = nullptr;
   wall_clock clock = now_us;
   /// Ids of users created by a login and of sessions: random_uuid() in
   /// production; the simulation draws them from its seed, so that a seed

@@ -6,6 +6,7 @@
 #include "caf/all.hpp"
 
 #include "actors/audit.hpp"
+#include "actors/audit_budget.hpp"
 #include "actors/lifecycle.hpp"
 #include "actors/login_decisions.hpp"
 #include "actors/rate_limit.hpp"
@@ -34,24 +35,12 @@ failure store_unavailable() {
   return {error_code::store_unavailable, "the store is unavailable; retry", identity_retry_after_s};
 }
 
-failure overloaded(const char* why) {
-  return {error_code::overloaded, why, identity_retry_after_s};
-}
-
 failure rate_limited(const char* why, int64_t retry_after_us) {
   return {error_code::rate_limited, why, retry_after_seconds(retry_after_us)};
 }
 
 failure refusal(error_code code) {
-  switch (code) {
-    case error_code::invalid_token: return {code, "the magic link is invalid or was used", 0};
-    case error_code::token_expired: return {code, "the magic link has expired", 0};
-    case error_code::invalid_code: return {code, "the code is wrong or was not requested", 0};
-    case error_code::code_locked:
-      return {code, "too many wrong codes; request a new one", 0};
-    case error_code::code_expired: return {code, "the code has expired", 0};
-    default: return {code, to_string(code), 0};
-  }
+  return login_refusal(code);
 }
 
 timestamp_us now_of(const identity_state& st) {
@@ -110,13 +99,21 @@ void on_write_failed(identity_pointer self, uint64_t token) {
 }
 
 /// Answers a failed login attempt once its audit row (and whatever else in
-/// `records`, e.g. a counted code failure) is committed.
+/// `records`, e.g. a counted code failure) is committed. The audit row is
+/// sampled (audit_budget.hpp): without it and nothing else to write, the
+/// refusal is answered at once.
 template <class Reply>
 void fail_with_audit(identity_pointer self, const failure& why, const char* detail,
                      const request_origin& origin, Reply done, write_batch records = {}) {
   auto& st = self->state;
-  records.audit.push_back(
-    make_audit(now_of(st), audit_event::login_failed, origin, st.row.user_id, uuid{}, detail));
+  auto now = now_of(st);
+  if (auto dropped = admit_audit(st.context->login_failure_audits, now))
+    records.audit.push_back(make_audit(now, audit_event::login_failed, origin, st.row.user_id,
+                                       uuid{}, audit_detail_after_gap(detail, *dropped)));
+  if (records.empty()) {
+    done(why);
+    return;
+  }
   write(
     self, std::move(records), [done, why] { done(why); },
     [done](const failure& f) { done(f); });
@@ -298,27 +295,6 @@ void verify_link(identity_pointer self, const std::string& token, const request_
     refuse);
 }
 
-/// Per-client-IP limit: asks the IP's limiter shard. No limiter configured
-/// means no per-IP limit; a limiter that does not answer means OVERLOADED.
-void check_ip(identity_pointer self, const std::string& ip, std::function<void()> then,
-              std::function<void(const failure&)> refuse) {
-  const auto& limiters = self->state.context->ip_limiters;
-  if (limiters.empty()) {
-    then();
-    return;
-  }
-  const auto& shard = limiters[std::hash<std::string>{}(ip) % limiters.size()];
-  self->request(shard, ip_limiter_answer_max, ip_check_atom_v, ip)
-    .await(
-      [then, refuse](ip_verdict& verdict) {
-        if (verdict.allowed)
-          then();
-        else
-          refuse(rate_limited("too many magic links from this address", verdict.retry_after_us));
-      },
-      [refuse](caf::error&) { refuse(overloaded("the rate limiter did not answer")); });
-}
-
 std::string magic_link_body(const auth_config& auth, const std::string& token) {
   auto url = auth.magic_link_url;
   auto at = url.find(token_placeholder);
@@ -332,47 +308,40 @@ std::string magic_link_body(const auth_config& auth, const std::string& token) {
                         : std::to_string(auth.magic_link_ttl.count()) + " seconds.");
 }
 
-/// Per identity first, then per client IP; neither is spent when the other refuses.
-void issue_magic_link(identity_pointer self, const request_origin& origin, challenge_reply done) {
+/// Per email here; the per-client-IP limit was spent at the login gate
+/// (login_gate.hpp), before this actor or its row existed.
+void issue_magic_link(identity_pointer self, challenge_reply done) {
   auto& st = self->state;
   auto now = now_of(st);
-  auto first = gcra(st.row.request_limit_tat, now, request_limit(st));
-  if (!first.allowed) {
-    done(rate_limited("too many magic links for this email", first.retry_after_us));
+  auto limit = gcra(st.row.request_limit_tat, now, request_limit(st));
+  if (!limit.allowed) {
+    done(rate_limited("too many magic links for this email", limit.retry_after_us));
     return;
   }
-  auto refuse = fail_to(done);
-  check_ip(
-    self, origin.client_ip,
-    [self, now, done] {
-      auto& st = self->state;
-      const auto& auth = st.context->auth;
-      // Nothing ran since the first check (await), so this one allows too.
-      st.row.request_limit_tat = gcra(st.row.request_limit_tat, now, request_limit(st)).tat;
-      auto token = make_magic_token(st.id);
-      magic_link_row link{sha256_hex(token), st.id, now, now + micros(auth.magic_link_ttl), 0};
-      write_batch records;
-      records.magic_links.push_back(link);
-      records.outbox.push_back(outbox_row{random_uuid(), "email", st.row.value,
-                                          magic_link_body(auth, token), now});
-      remember_link(st, link);
-      login_challenge challenge{static_cast<int>(auth.magic_link_ttl.count()),
-                                auth.dev ? token : std::string{}};
-      bool dev = auth.dev;
-      auto email = st.row.value;
-      write(
-        self, std::move(records),
-        [done, challenge, dev, email] {
-          if (dev)
-            log_event(log_level::info, "magic link issued (dev mode)",
-                      {{"email", std::string_view(email)},
-                       {"debug_token", std::string_view(challenge.debug_secret)}});
-          done(challenge);
-        },
-        fail_to(done));
-      st.links[link.token_hash].write_token = st.writes.last_token();
+  const auto& auth = st.context->auth;
+  st.row.request_limit_tat = limit.tat;
+  auto token = make_magic_token(st.id);
+  magic_link_row link{sha256_hex(token), st.id, now, now + micros(auth.magic_link_ttl), 0};
+  write_batch records;
+  records.magic_links.push_back(link);
+  records.outbox.push_back(outbox_row{random_uuid(), "email", st.row.value,
+                                      magic_link_body(auth, token), now});
+  remember_link(st, link);
+  login_challenge challenge{static_cast<int>(auth.magic_link_ttl.count()),
+                            auth.dev ? token : std::string{}};
+  bool dev = auth.dev;
+  auto email = st.row.value;
+  write(
+    self, std::move(records),
+    [done, challenge, dev, email] {
+      if (dev)
+        log_event(log_level::info, "magic link issued (dev mode)",
+                  {{"email", std::string_view(email)},
+                   {"debug_token", std::string_view(challenge.debug_secret)}});
+      done(challenge);
     },
-    refuse);
+    fail_to(done));
+  st.links[link.token_hash].write_token = st.writes.last_token();
 }
 
 // -- phone codes -----------------------------------------------------------------------
@@ -475,7 +444,7 @@ void handle(identity_pointer self, magic_link_request& cmd, challenge_reply done
   if (admit(self, done))
     ensure_active(
       self, identity_kind::email, cmd.email,
-      [self, origin = cmd.origin, done] { issue_magic_link(self, origin, done); }, fail_to(done));
+      [self, done] { issue_magic_link(self, done); }, fail_to(done));
 }
 
 void handle(identity_pointer self, verify_link_request& cmd, grant_reply done) {

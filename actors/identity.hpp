@@ -1,9 +1,11 @@
 #pragma once
 // The identity actor: the single owner of one email address or phone number
 // that can log in. It issues magic links and phone codes (limited per
-// identity, and magic links per client IP too), judges them, links the
-// identity to its user (creating that user on the first login, exactly once
-// however many logins race) and asks the user actor to open a session.
+// identity; the per-client-IP limits are the login gate's, login_gate.hpp),
+// judges them, links the identity to its user (creating that user on the
+// first login, exactly once however many logins race) and asks the user
+// actor to open a session. A verify reaches it only if its row exists (the
+// gate checks): an identity never requested gets no actor.
 //
 //   spawn --> unresolved --first command with the value--> active --write_failed--> retiring
 //                 |  (a magic-link verify carries no email: its   |                    |
@@ -37,10 +39,6 @@ namespace tally {
 /// Magic links of this activation kept in memory; beyond it the oldest
 /// committed ones go (a hash not in memory is looked up in the store).
 constexpr size_t magic_links_cached_max = 32;
-/// How long an identity waits for a per-IP limiter's answer before it
-/// answers OVERLOADED (no fail-open). Rare requests: the clock entry this
-/// costs (CAF-0.17.md §4) does not add up.
-constexpr caf::timespan ip_limiter_answer_max = std::chrono::seconds(2);
 /// Retry-After (seconds) suggested when an identity answers 503.
 constexpr int identity_retry_after_s = 1;
 

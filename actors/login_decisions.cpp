@@ -66,6 +66,17 @@ code_attempt decide_code(const std::optional<login_code_row>& code,
   return out;
 }
 
+failure login_refusal(error_code code) {
+  switch (code) {
+    case error_code::invalid_token: return {code, "the magic link is invalid or was used", 0};
+    case error_code::token_expired: return {code, "the magic link has expired", 0};
+    case error_code::invalid_code: return {code, "the code is wrong or was not requested", 0};
+    case error_code::code_locked: return {code, "too many wrong codes; request a new one", 0};
+    case error_code::code_expired: return {code, "the code has expired", 0};
+    default: return {code, to_string(code), 0};
+  }
+}
+
 std::string code_hash(const std::string& pepper, const std::string& code) {
   return to_hex(hmac_sha256(pepper, code));
 }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "protocols/auth.hpp"
+#include "protocols/outcome.hpp"
 #include "protocols/records.hpp"
 
 namespace tally {
@@ -54,6 +55,10 @@ int64_t code_backoff_us(int failures, const auth_config& auth);
 code_attempt decide_code(const std::optional<login_code_row>& code,
                          const std::string& presented_hash, timestamp_us now,
                          const auth_config& auth);
+
+/// The refusal a client gets for a failed login of this code (INVALID_TOKEN,
+/// TOKEN_EXPIRED, INVALID_CODE, CODE_LOCKED, CODE_EXPIRED).
+failure login_refusal(error_code code);
 
 /// The stored hash of a code: hex HMAC-SHA256(pepper, code).
 std::string code_hash(const std::string& pepper, const std::string& code);

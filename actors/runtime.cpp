@@ -6,7 +6,9 @@
 #include "caf/all.hpp"
 
 #include "actors/caf_gateway.hpp"
+#include "actors/audit_budget.hpp"
 #include "actors/ip_limiter.hpp"
+#include "actors/login_gate.hpp"
 #include "actors/registry.hpp"
 #include "actors/user.hpp"
 #include "persistence/reader.hpp"
@@ -32,11 +34,35 @@ std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadli
   return std::max(left, std::chrono::milliseconds{1});
 }
 
+/// `shards` limiter actors of one anonymous route, each holding `limit` per
+/// IP. Scheduled, not detached: a limiter never blocks, it only counts.
+std::vector<ip_limiter_actor> spawn_limiters(caf::actor_system& system, const auth_config& auth,
+                                             rate_limit limit) {
+  std::vector<ip_limiter_actor> shards;
+  for (size_t i = 0; i < std::max<size_t>(auth.ip_limiter_shards, 1); ++i)
+    shards.push_back(
+      system.spawn(ip_limiter_behavior, limit, auth.ip_limiter_entries_max, wall_clock{now_us}));
+  return shards;
+}
+
+anonymous_limiters spawn_anonymous_limiters(caf::actor_system& system, const auth_config& auth) {
+  anonymous_limiters limiters;
+  auto set = [&](anonymous_route route, rate_limit limit) {
+    limiters[static_cast<size_t>(route)] = spawn_limiters(system, auth, limit);
+  };
+  set(anonymous_route::magic_link, auth.magic_link_per_ip);
+  set(anonymous_route::magic_link_verify, auth.magic_link_verify_per_ip);
+  set(anonymous_route::code, auth.code_per_ip);
+  set(anonymous_route::code_verify, auth.code_verify_per_ip);
+  set(anonymous_route::refresh, auth.refresh_per_ip);
+  return limiters;
+}
+
 } // namespace
 
 struct runtime::impl {
   impl(caf::actor_system& sys, runtime_config cfg, metrics& m)
-    : system(sys), config(cfg), process_metrics(m) {}
+    : system(sys), config(cfg), process_metrics(m), login_failure_audits(cfg.auth.audit_login_failures) {}
 
   caf::actor_system& system;
   runtime_config config;
@@ -44,9 +70,11 @@ struct runtime::impl {
   store_health health;
   entity_context context;
   writer_actor writer;
-  std::vector<ip_limiter_actor> ip_limiters;
+  audit_budget login_failure_audits;
+  anonymous_limiters limiters;
   std::vector<reader_actor> readers;
   registry_actor registry;
+  login_gate_actor login_gate;
   std::unique_ptr<caf_gateway> gate;
   bool stopped = false;
   bool flushed = false;
@@ -74,19 +102,18 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   self.context.health = &self.health;
   self.context.auth = config.auth;
   self.context.clock = now_us;
-  // Scheduled, not detached: a limiter never blocks, it only counts.
-  for (size_t i = 0; i < std::max<size_t>(config.auth.ip_limiter_shards, 1); ++i)
-    self.ip_limiters.push_back(system.spawn(ip_limiter_behavior, config.auth.magic_link_per_ip,
-                                            config.auth.ip_limiter_entries_max,
-                                            wall_clock{now_us}));
-  self.context.ip_limiters = self.ip_limiters;
+  self.context.login_failure_audits = &self.login_failure_audits;
+  self.limiters = spawn_anonymous_limiters(system, config.auth);
 
   registry_gauges gauges{};
   for (size_t kind = 0; kind < entity_kind_count; ++kind)
     gauges[kind] =
       &process_metrics.active_actors.Add({{"kind", std::string(entity_kind_labels[kind])}});
   self.registry = system.spawn(registry_behavior, self.readers, &self.context, gauges);
+  self.login_gate = system.spawn(login_gate_behavior, self.registry, self.readers, self.limiters,
+                                 &self.context);
   self.gate = std::make_unique<caf_gateway>(self.registry, self.health, &process_metrics);
+  self.gate->set_login_gate(self.login_gate);
 }
 
 runtime::~runtime() {
@@ -131,7 +158,9 @@ bool runtime::shutdown(std::chrono::milliseconds flush_max) {
     .receive([](bool) {}, [](caf::error&) {});
 
   // 4. Limiters, readers, and the writer in case its deadline passed mid-commit.
-  for (auto& limiter : self.ip_limiters) caller->send_exit(limiter, caf::exit_reason::user_shutdown);
+  caller->send_exit(self.login_gate, caf::exit_reason::user_shutdown);
+  for (auto& shards : self.limiters)
+    for (auto& limiter : shards) caller->send_exit(limiter, caf::exit_reason::user_shutdown);
   for (auto& reader : self.readers) caller->send_exit(reader, caf::exit_reason::user_shutdown);
   caller->send_exit(self.writer, caf::exit_reason::user_shutdown);
 

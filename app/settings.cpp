@@ -88,6 +88,11 @@ settings_result load_settings(int argc, char** argv) {
   int64_t rate_magic_link_per_ip = auth.magic_link_per_ip.count;
   int64_t rate_code_per_phone = auth.code_per_phone.count;
   int64_t rate_refresh_per_session = auth.refresh_per_session.count;
+  int64_t rate_magic_link_verify_per_ip = auth.magic_link_verify_per_ip.count;
+  int64_t rate_code_per_ip = auth.code_per_ip.count;
+  int64_t rate_code_verify_per_ip = auth.code_verify_per_ip.count;
+  int64_t rate_refresh_per_ip = auth.refresh_per_ip.count;
+  int64_t rate_audit_login_failures = auth.audit_login_failures.count;
 
   // Options visible everywhere: flag name == config-file key == TALLY_<NAME>.
   po::options_description options("Options (flags; config file keys; TALLY_<NAME> variables)");
@@ -156,6 +161,20 @@ settings_result load_settings(int argc, char** argv) {
      "code requests per minute per phone")
     ("rate-refresh-per-session", po::value(&rate_refresh_per_session)
        ->default_value(rate_refresh_per_session), "refreshes per minute per session")
+    ("rate-magic-link-verify-per-ip", po::value(&rate_magic_link_verify_per_ip)
+       ->default_value(rate_magic_link_verify_per_ip), "magic-link verifies per minute per client IP")
+    ("rate-code-per-ip", po::value(&rate_code_per_ip)->default_value(rate_code_per_ip),
+     "code requests (SMS) per minute per client IP")
+    ("rate-code-verify-per-ip", po::value(&rate_code_verify_per_ip)
+       ->default_value(rate_code_verify_per_ip), "code verifies per minute per client IP")
+    ("rate-refresh-per-ip", po::value(&rate_refresh_per_ip)->default_value(rate_refresh_per_ip),
+     "refreshes per minute per client IP")
+    ("rate-audit-login-failures", po::value(&rate_audit_login_failures)
+       ->default_value(rate_audit_login_failures),
+     "audit rows for failed logins per minute, node-wide (beyond: dropped and counted)")
+    ("unknown-identities-cached-max", po::value(&auth.unknown_identities_cached_max)
+       ->default_value(auth.unknown_identities_cached_max),
+     "identities the login gate remembers as never requested")
     ("trust-forwarded-for", po::value(&s.http.trust_forwarded_for)->implicit_value(true)
        ->default_value(false), "take the client IP from X-Forwarded-For (behind a trusted proxy only)")
     ("web-app", po::value(&web_app)->default_value(web_app),
@@ -260,6 +279,11 @@ settings_result load_settings(int argc, char** argv) {
                              std::pair{"rate-magic-link-per-ip", rate_magic_link_per_ip},
                              std::pair{"rate-code-per-phone", rate_code_per_phone},
                              std::pair{"rate-refresh-per-session", rate_refresh_per_session},
+                             std::pair{"rate-magic-link-verify-per-ip", rate_magic_link_verify_per_ip},
+                             std::pair{"rate-code-per-ip", rate_code_per_ip},
+                             std::pair{"rate-code-verify-per-ip", rate_code_verify_per_ip},
+                             std::pair{"rate-refresh-per-ip", rate_refresh_per_ip},
+                             std::pair{"rate-audit-login-failures", rate_audit_login_failures},
                              std::pair{"code-failures-max", int64_t{auth.code_failures_max}}}) {
     if (value <= 0) {
       result.error = std::string(name) + " must be > 0";
@@ -303,6 +327,11 @@ settings_result load_settings(int argc, char** argv) {
   auth.magic_link_per_ip.count = rate_magic_link_per_ip;
   auth.code_per_phone.count = rate_code_per_phone;
   auth.refresh_per_session.count = rate_refresh_per_session;
+  auth.magic_link_verify_per_ip.count = rate_magic_link_verify_per_ip;
+  auth.code_per_ip.count = rate_code_per_ip;
+  auth.code_verify_per_ip.count = rate_code_verify_per_ip;
+  auth.refresh_per_ip.count = rate_refresh_per_ip;
+  auth.audit_login_failures.count = rate_audit_login_failures;
   result.value = std::move(s);
   return result;
 }

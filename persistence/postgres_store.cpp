@@ -111,6 +111,9 @@ const std::vector<std::pair<std::string, std::string>>& statement_definitions() 
      " ELSE (SELECT u.id FROM users AS u WHERE u.phone = identities.value) END)"
      " WHERE id = $1 RETURNING kind, value, user_id, " + to_us("request_limit_tat") + ", owner_epoch, " +
      to_us("created_at")},
+    {"known_identities",
+     "SELECT q.ord FROM unnest($1::uuid[]) WITH ORDINALITY AS q (id, ord)"
+     " JOIN identities AS i ON i.id = q.id"},
     {"find_login_code",
      "SELECT code_hash, " + to_us("created_at") + ", " + to_us("expires_at") + ", failures, " +
      to_us("next_attempt_at") + ", locked FROM login_codes WHERE identity_id = $1"},
@@ -918,6 +921,26 @@ identity_snapshot postgres_store::activate_identity(const uuid& identity, identi
     return snapshot;
   } catch (...) {
     fail("activate_identity");
+  }
+}
+
+std::vector<bool> postgres_store::known_identities(const std::vector<uuid>& ids) {
+  try {
+    std::vector<bool> known(ids.size(), false);
+    if (ids.empty()) return known;
+    pqxx::nontransaction tx(connected().connection);
+    in_chunks(ids.size(), [&](size_t first, size_t count) {
+      array_literal chunk(count);
+      for (size_t i = first; i < first + count; ++i) chunk.add(ids[i]);
+      for (const auto& row : tx.exec_prepared("known_identities", chunk.finish())) {
+        auto ord = row[0].as<size_t>();  // 1-based within this chunk
+        if (ord < 1 || ord > count) throw store_error(store_fault::permanent, "postgres: probe row out of range");
+        known[first + ord - 1] = true;
+      }
+    });
+    return known;
+  } catch (...) {
+    fail("known_identities");
   }
 }
 

@@ -72,13 +72,14 @@ caf::error guarded(reader_pointer self, const char* what, F&& call) {
 /// Keeps exactly one flush in the mailbox while anything is queued.
 void schedule_flush(reader_pointer self) {
   auto& st = self->state;
-  if (st.flush_outstanding || (st.activations.empty() && st.lookups.empty())) return;
+  if (st.flush_outstanding || (st.activations.empty() && st.lookups.empty() && st.probes.empty()))
+    return;
   st.flush_outstanding = true;
   self->send(self, flush_atom_v);
 }
 
 bool queue_full(const reader_state& st) {
-  return st.activations.size() + st.lookups.size() >= reader_queue_max;
+  return st.activations.size() + st.lookups.size() + st.probes.size() >= reader_queue_max;
 }
 
 /// Moves up to `max` requests from the front of `queue`.
@@ -100,6 +101,10 @@ void answer(queued_activation& queued, std::optional<user_snapshot>& snapshot) {
 
 void answer(queued_lookup& queued, std::optional<idempotency_record>& record) {
   queued.promise.deliver(idempotency_lookup{std::move(record)});
+}
+
+void answer(queued_probe& queued, bool known) {
+  queued.promise.deliver(known);
 }
 
 /// Answers every requester in `part` with store_unavailable.
@@ -163,6 +168,16 @@ void serve_lookups(reader_pointer self) {
         });
 }
 
+void serve_probes(reader_pointer self) {
+  serve(self, self->state.probes, reader_probe_batch_max, "identity probe",
+        [](store& db, const std::vector<queued_probe>& batch) {
+          std::vector<uuid> ids;
+          ids.reserve(batch.size());
+          for (const auto& queued : batch) ids.push_back(queued.identity);
+          return db.known_identities(ids);
+        });
+}
+
 } // namespace
 
 reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory make_store,
@@ -207,6 +222,13 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
         return err;
       return snapshot;
     },
+    [self](probe_identity_atom, const uuid& id) -> caf::result<bool> {
+      auto& st = self->state;
+      if (queue_full(st)) return caf::make_error(error_code::overloaded);
+      st.probes.push_back(queued_probe{id, self->make_response_promise<bool>()});
+      schedule_flush(self);
+      return st.probes.back().promise;
+    },
     [self](find_link_atom, const std::string& token_hash) -> caf::result<magic_link_lookup> {
       magic_link_lookup found;
       if (auto err = guarded(self, "magic link lookup",
@@ -236,6 +258,7 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
       // sessions) queued meanwhile get their turn between batches.
       serve_activations(self);
       serve_lookups(self);
+      serve_probes(self);
       schedule_flush(self);
     },
   };

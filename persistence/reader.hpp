@@ -7,7 +7,7 @@
 // never as exceptions.
 //
 // Adaptive group reads, like the writer's group commit: user activations
-// and idempotency lookups are queued as they arrive, and one self-sent
+// idempotency lookups and identity probes are queued as they arrive, and one self-sent
 // `flush` is outstanding while anything is queued. When it is handled, one
 // store call serves a whole batch (one transaction bumping every queued
 // user's epoch; one query for every queued key), so a batch is whatever
@@ -46,6 +46,9 @@ constexpr size_t reader_activation_batch_max = 256;
 /// Idempotency keys looked up per store call at most.
 constexpr size_t reader_lookup_batch_max = 1024;
 
+/// Identity probes (login gate) answered per store call at most.
+constexpr size_t reader_probe_batch_max = 1024;
+
 /// Store calls spent at most on splitting one batch that failed for good.
 /// One bad request in a full lookup batch costs about 2 * log2(1024) = 20,
 /// so this isolates a few; the requests left then get store_unavailable (a
@@ -64,12 +67,19 @@ struct queued_lookup {
   caf::typed_response_promise<idempotency_lookup> promise;
 };
 
+/// An identity probe waiting for the next batch.
+struct queued_probe {
+  uuid identity{};
+  caf::typed_response_promise<bool> promise;
+};
+
 struct reader_state {
   static inline const char* name = "tally.reader";
   store_connection db;
   store_health* health = nullptr;
   std::deque<queued_activation> activations;
   std::deque<queued_lookup> lookups;
+  std::deque<queued_probe> probes;
   /// A flush is in the mailbox: the next request rides on it.
   bool flush_outstanding = false;
 };

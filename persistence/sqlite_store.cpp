@@ -628,6 +628,24 @@ identity_snapshot sqlite_store::activate_identity(const uuid& identity, identity
   });
 }
 
+std::vector<bool> sqlite_store::known_identities(const std::vector<uuid>& ids) {
+  return guarded([&] {
+    std::vector<bool> known;
+    if (ids.empty()) return known;
+    // In-process: one cached statement per id inside one read transaction
+    // (one WAL snapshot) costs no round trips.
+    in_read_transaction([&] {
+      known.clear();
+      for (const auto& id : ids) {
+        statement_use use(db_, statement("SELECT 1 FROM identities WHERE id = ?1"));
+        use.bind(1, id);
+        known.push_back(use.step());
+      }
+    });
+    return known;
+  });
+}
+
 std::optional<magic_link_row> sqlite_store::find_magic_link(const std::string& token_hash) {
   return guarded([&] {
     std::optional<magic_link_row> found;

@@ -61,6 +61,7 @@ public:
   size_t delete_idempotency_before(timestamp_us before) override;
   identity_snapshot activate_identity(const uuid& identity, identity_kind kind, const std::string& value,
                                       timestamp_us now) override;
+  std::vector<bool> known_identities(const std::vector<uuid>& ids) override;
   std::optional<magic_link_row> find_magic_link(const std::string& token_hash) override;
   std::optional<session_row> find_session(const uuid& user, const uuid& session) override;
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override;

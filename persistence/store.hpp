@@ -121,6 +121,11 @@ public:
   virtual identity_snapshot activate_identity(const uuid& identity, identity_kind kind,
                                               const std::string& value, timestamp_us now) = 0;
 
+  /// Whether an identity row exists, for every id, in as few round trips as
+  /// the store allows; answer i belongs to id i. Creates nothing: a login
+  /// attempt for an identity never requested must not grow the store.
+  virtual std::vector<bool> known_identities(const std::vector<uuid>& ids) = 0;
+
   /// A magic link by its token hash, if it was ever issued (used or not).
   virtual std::optional<magic_link_row> find_magic_link(const std::string& token_hash) = 0;
 

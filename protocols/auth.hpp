@@ -111,6 +111,19 @@ struct auth_config {
   /// Client IPs tracked per shard; entries whose limit has fully recovered
   /// are dropped first, and beyond this the oldest.
   size_t ip_limiter_entries_max = 100'000;
+  /// Per-client-IP limits of the other anonymous auth endpoints, checked
+  /// before anything is read or written (API.md gives only the magic-link
+  /// one; /v1/auth/code's guards against SMS pumping).
+  rate_limit magic_link_verify_per_ip{60, std::chrono::minutes(1)};
+  rate_limit code_per_ip{30, std::chrono::minutes(1)};
+  rate_limit code_verify_per_ip{60, std::chrono::minutes(1)};
+  rate_limit refresh_per_ip{60, std::chrono::minutes(1)};
+  /// Audit rows for failed anonymous login attempts, node-wide: within this
+  /// every failure is written; beyond it rows are dropped and the next row
+  /// written says how many were (a flood must not write one row each).
+  rate_limit audit_login_failures{600, std::chrono::minutes(1)};
+  /// Identities the login gate remembers as never requested (bounded).
+  size_t unknown_identities_cached_max = 100'000;
 };
 
 // -- field lists (protocols/fields.hpp) ----------------------------------------------

@@ -207,6 +207,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_ATOM(tally, tally, find_link_atom, "t_findlink")
   CAF_ADD_ATOM(tally, tally, find_session_atom, "t_findsess")
   CAF_ADD_ATOM(tally, tally, find_refresh_atom, "t_findref")
+  // Whether an identity row exists (login gate -> reader).
+  CAF_ADD_ATOM(tally, tally, probe_identity_atom, "t_probeid")
 CAF_END_TYPE_ID_BLOCK(tally)
 
 // Domain errors travel between actors as caf::error values of category
@@ -300,6 +302,8 @@ using reader_actor = caf::typed_actor<
   caf::replies_to<find_session_atom, uuid, uuid>::with<session_lookup>,
   // A refresh token ever issued, by hash.
   caf::replies_to<find_refresh_atom, std::string>::with<refresh_token_lookup>,
+  // Whether an identity row exists (grouped with other probes into one read).
+  caf::replies_to<probe_identity_atom, uuid>::with<bool>,
   // (self) Serve the queued loads and lookups with as few store calls as possible.
   caf::reacts_to<flush_atom>>;
 
@@ -352,6 +356,16 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<stop_atom>::with<bool>,
   // (self) Periodic: query entities that got no command for passivate_after.
   caf::reacts_to<passivate_sweep_atom>>;
+
+/// The front door of anonymous auth commands (actors/login_gate.hpp): per-IP
+/// limits and unknown identities refused before the registry sees them.
+using login_gate_actor = caf::typed_actor<
+  // An anonymous auth command for the entity with this key.
+  caf::reacts_to<uuid, entity_command, completion>,
+  // Writer: its sampled audit rows are committed (nothing waits for them).
+  caf::reacts_to<committed_atom, uint64_t>,
+  // Writer: a sampled audit row was lost.
+  caf::reacts_to<write_failed_atom, uint64_t>>;
 
 /// Adds the type-ID block and the "tally" error category to a CAF config
 /// (defined in actors/caf_registration.cpp). Call once before creating the

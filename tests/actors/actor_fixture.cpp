@@ -120,14 +120,26 @@ identity_actor actor_fixture::spawn_identity(const uuid& id, registry_actor regi
   return identity;
 }
 
-void actor_fixture::spawn_ip_limiters(size_t shards) {
+std::vector<ip_limiter_actor> actor_fixture::spawn_ip_limiters(size_t shards, rate_limit limit) {
+  std::vector<ip_limiter_actor> limiters;
   for (size_t i = 0; i < shards; ++i) {
-    auto limiter = sys.spawn(ip_limiter_behavior, context.auth.magic_link_per_ip,
-                             context.auth.ip_limiter_entries_max, context.clock);
+    auto limiter =
+      sys.spawn(ip_limiter_behavior, limit, context.auth.ip_limiter_entries_max, context.clock);
     spawned.push_back(caf::actor_cast<caf::actor>(limiter));
-    context.ip_limiters.push_back(limiter);
+    limiters.push_back(limiter);
   }
   run_jobs();
+  return limiters;
+}
+
+login_gate_actor actor_fixture::spawn_login_gate(registry_actor registry,
+                                                 std::vector<reader_actor> readers,
+                                                 anonymous_limiters limiters) {
+  auto gate = sys.spawn(login_gate_behavior, std::move(registry), std::move(readers),
+                        std::move(limiters), static_cast<const entity_context*>(&context));
+  spawned.push_back(caf::actor_cast<caf::actor>(gate));
+  run_jobs();
+  return gate;
 }
 
 timestamp_us actor_fixture::virtual_now() const {

@@ -17,6 +17,7 @@
 #include "actors/dispatch.hpp"
 #include "actors/identity.hpp"
 #include "actors/ip_limiter.hpp"
+#include "actors/login_gate.hpp"
 #include "actors/registry.hpp"
 #include "actors/user.hpp"
 #include "persistence/reader.hpp"
@@ -99,8 +100,11 @@ struct actor_fixture : world, test_coordinator_fixture<tally_test_config> {
   /// user's default session (session_of).
   user_actor spawn_user(const uuid& id, registry_actor registry, reader_actor reader);
   identity_actor spawn_identity(const uuid& id, registry_actor registry, reader_actor reader);
-  /// `shards` per-IP limiter shards, put into the context for identities.
-  void spawn_ip_limiters(size_t shards);
+  /// `shards` per-IP limiter shards, each with `limit` per IP.
+  std::vector<ip_limiter_actor> spawn_ip_limiters(size_t shards, rate_limit limit);
+  /// The login gate in front of `registry` (login_gate.hpp).
+  login_gate_actor spawn_login_gate(registry_actor registry, std::vector<reader_actor> readers,
+                                    anonymous_limiters limiters);
 
   /// A user in the simulated store.
   uuid new_user(balance initial = {});

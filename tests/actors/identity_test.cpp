@@ -1,5 +1,5 @@
 // tests/actors/identity_test.cpp: logins end to end on the deterministic
-// scheduler — registry, identity and user actors, per-IP limiters, the real
+// scheduler — registry, identity and user actors, the real
 // writer and readers over the simulated store, virtual time.
 #include "tests/actors/auth_fixture.hpp"
 
@@ -163,32 +163,6 @@ TEST_CASE_METHOD(auth_fixture, "the per-email limit survives a passivation (its 
   run_jobs();
   CHECK(error_of(third) == error_code::rate_limited);
   CHECK((*third)->error().retry_after_s == 28 * 60);
-}
-
-TEST_CASE_METHOD(auth_fixture, "magic links are limited per client IP, without spending the email's") {
-  context.auth.magic_link_per_ip = rate_limit{3, 1min};
-  context.auth.magic_link_per_email = rate_limit{1, 1min};
-  start();
-  const request_origin crowded{"req", "192.0.2.1"};
-  for (int i = 0; i < 3; ++i) new_link("user" + std::to_string(i) + "@example.com", crowded);
-  auto refused = request_link(registry, "late@example.com", crowded);
-  run_jobs();
-  CHECK(error_of(refused) == error_code::rate_limited);
-  CHECK((*refused)->error().retry_after_s == 20);
-  // The same email from another address: its own (1 per minute) slot is unspent.
-  auto elsewhere = request_link(registry, "late@example.com", {"req", "192.0.2.2"});
-  run_jobs();
-  CHECK(error_of(elsewhere) == error_code::none);
-}
-
-TEST_CASE_METHOD(auth_fixture, "a per-IP limiter that cannot answer means OVERLOADED, never fail-open") {
-  start();
-  for (auto& limiter : context.ip_limiters) caf::anon_send_exit(limiter, caf::exit_reason::kill);
-  run_jobs();
-  auto refused = request_link(registry, email);
-  run_jobs();
-  CHECK(error_of(refused) == error_code::overloaded);
-  CHECK(db->outbox().empty());
 }
 
 // -- phone codes ---------------------------------------------------------------------

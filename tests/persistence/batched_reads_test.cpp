@@ -1,5 +1,5 @@
 // The batched read forms of the store (find_idempotency_many,
-// activate_users) against SQLite always and Postgres when TALLY_TEST_PG_URL
+// activate_users, known_identities) against SQLite always and Postgres when TALLY_TEST_PG_URL
 // is set: the same answers as the single forms, in request order.
 #include <catch2/catch.hpp>
 
@@ -169,6 +169,27 @@ void check_batched_reads(const store_opener& open) {
       CHECK(loaded[i]->recent_idempotency.size() == (i % 3 == 0 ? 0u : 1u));
       CHECK(loaded[i]->older_idempotency_in_store == (i % 3 == 2));
     }
+  }
+
+  SECTION("known_identities says which identity rows exist, in order, and creates none") {
+    std::vector<uuid> ids;
+    for (int i = 0; i < 5; ++i) {
+      ids.push_back(random_uuid());
+      if (i % 2 == 0)
+        db->activate_identity(ids.back(), identity_kind::email,
+                              "known" + std::to_string(i) + "@example.com", t0_us);
+    }
+    ids.push_back(ids[0]);  // the same id twice
+    for (int i = 0; i < 5000; ++i) ids.push_back(random_uuid());  // two Postgres statements
+    auto known = db->known_identities(ids);
+    REQUIRE(known.size() == ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      INFO("id " << i);
+      CHECK(known[i] == (i < 5 ? i % 2 == 0 : i == 5));
+    }
+    // Asking created nothing.
+    CHECK(db->known_identities({ids[1], ids[3], ids.back()}) == std::vector<bool>{false, false, false});
+    CHECK(db->known_identities({}).empty());
   }
 }
 

@@ -45,6 +45,9 @@ public:
   identity_snapshot activate_identity(const uuid&, identity_kind, const std::string&, timestamp_us) override {
     return {};
   }
+  std::vector<bool> known_identities(const std::vector<uuid>& ids) override {
+    return std::vector<bool>(ids.size(), false);
+  }
   std::optional<magic_link_row> find_magic_link(const std::string&) override { return std::nullopt; }
   std::optional<session_row> find_session(const uuid&, const uuid&) override { return std::nullopt; }
   std::optional<refresh_token_row> find_refresh_token(const std::string&) override { return std::nullopt; }

@@ -152,8 +152,25 @@ void auth_checker::on_challenge_reply(const outcome<login_challenge>& answer) {
   if (!tolerated(answer.error())) fail("a magic-link request answered " + describe(answer.error()));
 }
 
+void auth_checker::on_unknown_verify_reply(const uuid& id, bool actor_live,
+                                           const outcome<session_grant>& answer) {
+  if (violation_) return;
+  unknown_.insert(id);
+  if (answer.ok()) {
+    fail("a made-up magic link of an identity never requested logged in");
+    return;
+  }
+  if (answer.error().code == error_code::invalid_token)
+    ++stats_.unknown_refused;
+  else if (!tolerated(answer.error()))
+    fail("a made-up magic link was answered " + describe(answer.error()));
+  if (actor_live) fail("an identity never requested has an actor");
+}
+
 void auth_checker::final_checks(const simulated_database& db) {
   if (violation_) return;
+  for (const auto& id : unknown_)
+    if (db.identity(id)) fail("the store holds a row for an identity never requested");
   for (const auto& identity : identities_) {
     auto users = db.users_with(identity_kind::email, identity.email);
     if (users.size() > 1)

@@ -13,7 +13,10 @@
 //                           acknowledged, no command sent later with that
 //                           session succeeds (not even after a reload);
 //   no false revocation     a session nobody logged out or refreshed is
-//                           never refused as revoked.
+//                           never refused as revoked;
+//   unknown costs nothing   a magic link of an identity never requested is
+//                           refused (INVALID_TOKEN) without an identity
+//                           actor, and the store never gets its row.
 //
 // No CAF in here: a plain object.
 #include <cstddef>
@@ -57,7 +60,12 @@ public:
   /// A link or code request.
   void on_challenge_reply(const outcome<login_challenge>& answer);
 
-  /// After quiescence: at most one user per identity in the store.
+  /// A verify of a token of identity `id`, which was never requested, was
+  /// answered; `actor_live` says whether the registry has an actor for it.
+  void on_unknown_verify_reply(const uuid& id, bool actor_live, const outcome<session_grant>& answer);
+
+  /// After quiescence: at most one user per identity in the store, and no
+  /// row for an identity that was never requested.
   void final_checks(const simulated_database& db);
 
   const std::optional<std::string>& violation() const { return violation_; }
@@ -69,6 +77,7 @@ public:
     size_t logouts = 0;
     size_t reuses = 0;
     size_t refused_revoked = 0;
+    size_t unknown_refused = 0;
   };
   const counters& stats() const { return stats_; }
 
@@ -101,6 +110,8 @@ private:
   std::optional<std::string> violation_;
   std::vector<identity_shadow> identities_;
   std::vector<session_shadow> sessions_;
+  /// Identities only ever presented with made-up tokens.
+  std::set<uuid> unknown_;
   counters stats_;
 };
 

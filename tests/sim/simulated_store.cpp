@@ -489,6 +489,14 @@ identity_snapshot simulated_database::activate_identity(const uuid& id, identity
   return snapshot;
 }
 
+std::vector<bool> simulated_database::known_identities(const std::vector<uuid>& ids) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  std::vector<bool> known;
+  for (const auto& id : ids) known.push_back(identities_.count(id) > 0);
+  return known;
+}
+
 std::optional<magic_link_row> simulated_database::find_magic_link(const std::string& token_hash) {
   lock guard(mutex_);
   check_reachable_locked();

@@ -134,6 +134,7 @@ public:
   size_t delete_idempotency_before(timestamp_us before);
   identity_snapshot activate_identity(const uuid& identity, identity_kind kind,
                                       const std::string& value, timestamp_us now);
+  std::vector<bool> known_identities(const std::vector<uuid>& ids);
   std::optional<magic_link_row> find_magic_link(const std::string& token_hash);
   std::optional<session_row> find_session(const uuid& user, const uuid& session);
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash);
@@ -234,6 +235,9 @@ public:
   identity_snapshot activate_identity(const uuid& identity, identity_kind kind,
                                       const std::string& value, timestamp_us now) override {
     return db_->activate_identity(identity, kind, value, now);
+  }
+  std::vector<bool> known_identities(const std::vector<uuid>& ids) override {
+    return db_->known_identities(ids);
   }
   std::optional<magic_link_row> find_magic_link(const std::string& token_hash) override {
     return db_->find_magic_link(token_hash);

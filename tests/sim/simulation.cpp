@@ -10,6 +10,7 @@
 
 #include "tests/actors/actor_fixture.hpp"
 
+#include "protocols/auth_tokens.hpp"
 #include "protocols/log.hpp"
 #include "tests/sim/auth_checker.hpp"
 
@@ -132,7 +133,7 @@ T pick(std::mt19937_64& rng, const T (&choices)[N]) {
 struct pending_op {
   enum class kind : uint8_t {
     charge, credit, balance, ledger, unknown_user,
-    link_request, verify, refresh, logout, session_read,
+    link_request, verify, refresh, logout, session_read, unknown_verify,
   };
   kind what = kind::charge;
   size_t user = 0;
@@ -196,6 +197,8 @@ private:
   void auth_command();
   void send_link_request(size_t identity);
   void send_verify(size_t identity, const std::string& token);
+  void send_unknown_verify();
+  bool identity_actor_live(const uuid& id);
   void send_session_command(size_t session, pending_op::kind what);
   void collect_auth_reply(pending_op& op, bool& delivered, error_code& code);
   size_t pick_user();
@@ -241,6 +244,12 @@ private:
   caller unknown_caller_{};
   writer_actor writer_;
   registry_actor registry_;
+  /// The login gate (actors/login_gate.hpp), through which every auth
+  /// command goes, as in production; seen through the registry's command type.
+  registry_actor front_door_;
+  /// Identities no client ever requests: made-up tokens name them (a few,
+  /// so that the gate's memory of unknown identities is exercised too).
+  std::vector<uuid> unknown_identities_;
   caf::resumable* writer_job_ = nullptr;
   std::vector<caf::resumable*> reader_jobs_;
   caf::timespan passivate_after_{1s};
@@ -324,7 +333,12 @@ void simulation::build_world() {
     reader_jobs_.push_back(
       dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(readers.back())));
   }
+  auto gate_readers = readers;
   registry_ = fx_->spawn_registry(std::move(readers));
+  // No per-IP limits: the simulated clients have no addresses.
+  front_door_ = caf::actor_cast<registry_actor>(
+    fx_->spawn_login_gate(registry_, std::move(gate_readers), anonymous_limiters{}));
+  for (int i = 0; i < 2; ++i) unknown_identities_.push_back(seeded_uuid(rng_));
 
   auto user_count = 1 + rng_() % users_max;
   for (size_t i = 0; i < user_count; ++i) {
@@ -548,7 +562,9 @@ void simulation::auth_command() {
   const auto& tokens = tokens_[identity];
   auto sessions = auth_checker_.session_count();
   auto roll = rng_() % 100;
-  if (tokens.empty() || (sessions == 0 && roll < 50) || (sessions > 0 && roll < 15)) {
+  if (roll < 5) {
+    send_unknown_verify();
+  } else if (tokens.empty() || (sessions == 0 && roll < 50) || (sessions > 0 && roll < 15)) {
     send_link_request(identity);
   } else if (sessions == 0 || roll < 40) {
     // Mostly the newest token; sometimes any token the identity was sent:
@@ -568,7 +584,7 @@ void simulation::send_link_request(size_t identity) {
   op.what = pending_op::kind::link_request;
   op.identity = identity;
   op.sent_at = step_;
-  op.challenge = fx_->request_link(registry_, emails_[identity]);
+  op.challenge = fx_->request_link(front_door_, emails_[identity]);
   hash_.add(8);
   hash_.add(identity);
   trace("request a magic link for " + emails_[identity]);
@@ -581,11 +597,30 @@ void simulation::send_verify(size_t identity, const std::string& token) {
   op.identity = identity;
   op.token = token;
   op.sent_at = step_;
-  op.grant = fx_->verify_link(registry_, token);
+  op.grant = fx_->verify_link(front_door_, token);
   hash_.add(9);
   hash_.add(identity);
   trace("verify a magic link of " + emails_[identity]);
   outstanding_.push_back(std::move(op));
+}
+
+void simulation::send_unknown_verify() {
+  pending_op op;
+  op.what = pending_op::kind::unknown_verify;
+  op.identity = rng_() % unknown_identities_.size();
+  op.sent_at = step_;
+  op.grant = fx_->verify_link(front_door_, make_magic_token(unknown_identities_[op.identity]));
+  hash_.add(10);
+  hash_.add(op.identity);
+  trace("verify a made-up magic link of unknown identity " + std::to_string(op.identity));
+  outstanding_.push_back(std::move(op));
+}
+
+bool simulation::identity_actor_live(const uuid& id) {
+  auto* registry = dynamic_cast<registry_actor::stateful_pointer<registry_state>>(
+    caf::actor_cast<caf::abstract_actor*>(registry_));
+  auto& identities = std::get<static_cast<size_t>(entity_kind::identity)>(registry->state.tables);
+  return identities.find(id) != nullptr;
 }
 
 void simulation::send_session_command(size_t session, pending_op::kind what) {
@@ -600,7 +635,7 @@ void simulation::send_session_command(size_t session, pending_op::kind what) {
       // a response, or a thief).
       const auto& tokens = session_tokens_[session];
       op.token = rng_() % 3 != 0 ? tokens.back() : tokens[rng_() % tokens.size()];
-      op.grant = fx_->refresh(registry_, op.token);
+      op.grant = fx_->refresh(front_door_, op.token);
       trace("refresh session " + std::to_string(session));
       break;
     }
@@ -653,6 +688,13 @@ void simulation::collect_auth_reply(pending_op& op, bool& delivered, error_code&
         const auto& answer = **op.bye;
         code = code_of(answer);
         auth_checker_.on_logout_reply(db, op.session, op.sent_at, step_, answer);
+      }
+      break;
+    case pending_op::kind::unknown_verify:
+      if ((delivered = op.grant->has_value())) {
+        const auto& id = unknown_identities_[op.identity];
+        code = code_of(**op.grant);
+        auth_checker_.on_unknown_verify_reply(id, identity_actor_live(id), **op.grant);
       }
       break;
     case pending_op::kind::session_read:
@@ -922,7 +964,7 @@ void simulation::final_auth_round() {
       op.session = session;
       op.sent_at = step_;
       op.token = session_tokens_[session].front();
-      op.grant = fx_->refresh(registry_, op.token);
+      op.grant = fx_->refresh(front_door_, op.token);
       auth_checker_.on_sent(session, true);
       trace("refresh session " + std::to_string(session) + " with its first token");
       outstanding_.push_back(std::move(op));
