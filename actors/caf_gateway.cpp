@@ -45,7 +45,8 @@ caf_gateway::caf_gateway(registry_actor registry, const store_health& health,
     rejected_code_(rejections(process_metrics, "/v1/auth/code")),
     rejected_code_verify_(rejections(process_metrics, "/v1/auth/code/verify")),
     rejected_refresh_(rejections(process_metrics, "/v1/auth/refresh")),
-    rejected_magic_link_verify_(rejections(process_metrics, "/v1/auth/magic-link/verify")) {}
+    rejected_magic_link_verify_(rejections(process_metrics, "/v1/auth/magic-link/verify")),
+    rejected_generation_(rejections(process_metrics, "/v1/generations")) {}
 
 template <class Command>
 void caf_gateway::dispatch_anonymous(const uuid& key, Command command,
@@ -128,6 +129,28 @@ void caf_gateway::me(const caller& who, reply<me_view> done) {
 void caf_gateway::logout(const caller& who, request_origin origin, reply<bool> done) {
   if (closed()) return done(shutting_down());
   dispatch(registry_, who.user, logout_request{who.session, std::move(origin)}, std::move(done));
+}
+
+void caf_gateway::create_generation(const caller& who, generation_command command,
+                                    reply<mutation_reply<generation_created>> done) {
+  if (closed()) return done(shutting_down());
+  dispatch(registry_, who.user, create_generation_request{who.session, std::move(command)},
+           counting_rejections(rejected_generation_, std::move(done)));
+}
+
+void caf_gateway::get_generation(const caller& who, uuid generation, reply<generation_row> done) {
+  if (closed()) return done(shutting_down());
+  dispatch(registry_, who.user, get_generation_request{who.session, generation}, std::move(done));
+}
+
+void caf_gateway::list_generations(const caller& who, generation_query query, reply<generation_page> done) {
+  if (closed()) return done(shutting_down());
+  dispatch(registry_, who.user, list_generations_request{who.session, std::move(query)}, std::move(done));
+}
+
+void caf_gateway::cancel_generation(const caller& who, uuid generation, reply<generation_row> done) {
+  if (closed()) return done(shutting_down());
+  dispatch(registry_, who.user, cancel_generation_request{who.session, generation}, std::move(done));
 }
 
 } // namespace tally

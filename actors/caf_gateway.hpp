@@ -46,6 +46,11 @@ public:
                reply<session_grant> done) override;
   void me(const caller& who, reply<me_view> done) override;
   void logout(const caller& who, request_origin origin, reply<bool> done) override;
+  void create_generation(const caller& who, generation_command command,
+                         reply<mutation_reply<generation_created>> done) override;
+  void get_generation(const caller& who, uuid generation, reply<generation_row> done) override;
+  void list_generations(const caller& who, generation_query query, reply<generation_page> done) override;
+  void cancel_generation(const caller& who, uuid generation, reply<generation_row> done) override;
 
   const store_health& health() const override { return health_; }
 
@@ -73,6 +78,7 @@ private:
   prometheus::Counter* rejected_code_verify_ = nullptr;
   prometheus::Counter* rejected_refresh_ = nullptr;
   prometheus::Counter* rejected_magic_link_verify_ = nullptr;
+  prometheus::Counter* rejected_generation_ = nullptr;
   std::atomic<bool> closed_{false};
 };
 

@@ -13,12 +13,14 @@
 #include "protocols/auth.hpp"
 #include "protocols/caf_types.hpp"
 #include "protocols/credits.hpp"
+#include "protocols/generation_provider.hpp"
 #include "protocols/limits.hpp"
 #include "protocols/store_health.hpp"
 
 namespace tally {
 
 class audit_budget;
+class generation_metrics;
 
 /// Wall-clock time for auth decisions (expiry, back-off, limits): now_us()
 /// in production, the virtual clock under the deterministic test scheduler.
@@ -46,6 +48,13 @@ struct entity_context {
   /// production; the simulation draws them from its seed, so that a seed
   /// replays exactly (registry maps are ordered by id).
   std::function<uuid()> new_id = random_uuid;
+  /// Generation limits and time-out (API.md "Generations").
+  generation_config generations;
+  /// The provider behind its circuit breaker; outlives every actor. Null:
+  /// generations are refused with provider_unavailable.
+  generation_provider* provider = nullptr;
+  /// Null in tests.
+  generation_metrics* generation_stats = nullptr;
 };
 
 /// Microseconds of a duration, for timestamp arithmetic.

@@ -1,18 +1,25 @@
 #include "actors/runtime.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
 #include <vector>
 
 #include "caf/all.hpp"
 
 #include "actors/caf_gateway.hpp"
 #include "actors/audit_budget.hpp"
+#include "actors/dispatch.hpp"
+#include "actors/generation_sweeper.hpp"
+#include "actors/provider_guard.hpp"
 #include "actors/ip_limiter.hpp"
 #include "actors/login_gate.hpp"
 #include "actors/registry.hpp"
 #include "actors/user.hpp"
 #include "persistence/reader.hpp"
 #include "persistence/writer.hpp"
+#include "protocols/generation_metrics.hpp"
 #include "protocols/log.hpp"
 #include "protocols/metrics.hpp"
 #include "protocols/store_health.hpp"
@@ -76,6 +83,10 @@ struct runtime::impl {
   registry_actor registry;
   login_gate_actor login_gate;
   std::unique_ptr<caf_gateway> gate;
+  store_factory make_store;
+  generation_metrics generation_stats{process_metrics};
+  std::unique_ptr<provider_guard> provider;
+  generation_sweeper_actor sweeper;
   bool stopped = false;
   bool flushed = false;
 };
@@ -84,6 +95,7 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
                  metrics& process_metrics)
   : impl_(std::make_unique<impl>(system, config, process_metrics)) {
   auto& self = *impl_;
+  self.make_store = make_store;
   self.health.backlog_records_max = config.backlog_records_max;
 
   writer_settings writing;
@@ -104,6 +116,13 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   self.context.clock = now_us;
   self.context.login_failure_audits = &self.login_failure_audits;
   self.limiters = spawn_anonymous_limiters(system, config.auth);
+  self.context.generations = config.generations;
+  self.context.generation_stats = &self.generation_stats;
+  if (config.provider) {
+    self.provider = std::make_unique<provider_guard>(config.provider, config.provider_settings,
+                                                     &self.generation_stats);
+    self.context.provider = self.provider.get();
+  }
 
   registry_gauges gauges{};
   for (size_t kind = 0; kind < entity_kind_count; ++kind)
@@ -114,6 +133,7 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
                                  &self.context);
   self.gate = std::make_unique<caf_gateway>(self.registry, self.health, &process_metrics);
   self.gate->set_login_gate(self.login_gate);
+  self.sweeper = spawn_generation_sweeper(system, make_store, self.registry, config.generation_sweep_interval);
 }
 
 runtime::~runtime() {
@@ -122,6 +142,43 @@ runtime::~runtime() {
 
 gateway& runtime::gate() {
   return *impl_->gate;
+}
+
+bool runtime::recover_generations(std::chrono::milliseconds max) {
+  auto& self = *impl_;
+  std::vector<uuid> users;
+  try {
+    users = self.make_store()->users_with_generations_due(std::numeric_limits<timestamp_us>::max(),
+                                                          std::numeric_limits<int64_t>::max());
+  } catch (const store_error& e) {
+    log_event(log_level::error, "generation recovery: store unavailable", {{"error", std::string_view(e.what())}});
+    return false;
+  }
+  if (users.empty()) return true;
+  struct tally_of_answers {
+    std::mutex mutex;
+    std::condition_variable changed;
+    size_t waiting = 0;
+    size_t failed = 0;
+  };
+  auto answers = std::make_shared<tally_of_answers>();
+  answers->waiting = users.size();
+  auto now = now_us();
+  for (const auto& user : users) {
+    dispatch(self.registry, user, expire_generations_request{now}, reply<bool>{[answers](outcome<bool> result) {
+               std::lock_guard<std::mutex> lock(answers->mutex);
+               if (!result.ok()) ++answers->failed;
+               --answers->waiting;
+               answers->changed.notify_all();
+             }});
+  }
+  std::unique_lock<std::mutex> lock(answers->mutex);
+  bool all = answers->changed.wait_for(lock, max, [&] { return answers->waiting == 0; });
+  log_event(all && answers->failed == 0 ? log_level::info : log_level::error, "generation recovery",
+            {{"users", static_cast<int64_t>(users.size())},
+             {"failed", static_cast<int64_t>(answers->failed)},
+             {"unanswered", static_cast<int64_t>(answers->waiting)}});
+  return all && answers->failed == 0;
 }
 
 bool runtime::shutdown(std::chrono::milliseconds flush_max) {
@@ -157,10 +214,11 @@ bool runtime::shutdown(std::chrono::milliseconds flush_max) {
   caller->request(self.registry, registry_stop_timeout, stop_atom_v)
     .receive([](bool) {}, [](caf::error&) {});
 
-  // 4. Limiters, readers, and the writer in case its deadline passed mid-commit.
+  // 4. The sweeper, limiters, readers, and the writer in case its deadline passed mid-commit.
   caller->send_exit(self.login_gate, caf::exit_reason::user_shutdown);
   for (auto& shards : self.limiters)
     for (auto& limiter : shards) caller->send_exit(limiter, caf::exit_reason::user_shutdown);
+  caller->send_exit(self.sweeper, caf::exit_reason::user_shutdown);
   for (auto& reader : self.readers) caller->send_exit(reader, caf::exit_reason::user_shutdown);
   caller->send_exit(self.writer, caf::exit_reason::user_shutdown);
 

@@ -11,6 +11,8 @@
 #include "caf/fwd.hpp"
 
 #include "protocols/auth.hpp"
+#include "protocols/generation_provider.hpp"
+#include "protocols/generations.hpp"
 #include "protocols/limits.hpp"
 
 namespace tally {
@@ -43,6 +45,15 @@ struct runtime_config {
   size_t reader_count = 2;
   /// Login, session and rate-limit settings (API.md "Auth").
   auth_config auth;
+  /// Generation limits and time-out (API.md "Generations").
+  generation_config generations;
+  /// How often the sweep looks for generations past their timeout_at.
+  std::chrono::milliseconds generation_sweep_interval{30'000};
+  /// The provider (http/: a client or the simulated one); the runtime puts
+  /// it behind the circuit breaker configured by `provider_settings`.
+  /// Null: every create is refused with PROVIDER_UNAVAILABLE.
+  std::shared_ptr<generation_provider> provider;
+  provider_config provider_settings;
 };
 
 /// Opens one store connection; called on the writer's and readers' threads.
@@ -62,6 +73,12 @@ public:
 
   /// Lives as long as the runtime.
   gateway& gate();
+
+  /// Start-up, before serving: every user with a generation left active in
+  /// the store is activated, which fails those as interrupted and releases
+  /// them; returns once every release committed (true) or after `max`.
+  /// Blocks the calling (non-actor) thread.
+  bool recover_generations(std::chrono::milliseconds max);
 
   /// Stops taking commands (shutting_down), lets every user finish what it
   /// was sent, flushes the writer, then stops all actors. Blocks the calling

@@ -7,6 +7,7 @@
 
 #include "actors/credit_decisions.hpp"
 #include "actors/lifecycle.hpp"
+#include "actors/user_generations.hpp"
 #include "actors/user_sessions.hpp"
 #include "protocols/codec.hpp"
 #include "protocols/invariant.hpp"
@@ -71,12 +72,15 @@ struct charge_kind {
   using reply_type = charge_reply;
   static constexpr int status = charge_status_created;
 
-  static outcome<accepted_change> decide(const balance& current, const command& cmd) {
-    return decide_charge(current, cmd.amount);
+  static outcome<accepted_change> decide(user_pointer self, const command& cmd) {
+    return decide_charge(self->state.speculative, cmd.amount);
   }
-  static result make_result(const accepted_change& change, const uuid& charge_id) {
+  static result make_result(user_pointer, const command&, const accepted_change& change, const uuid& charge_id,
+                            timestamp_us) {
     return {charge_id, change.amount, change.after.available};
   }
+  static void add_records(user_pointer, const command&, const uuid&, timestamp_us, write_batch&,
+                          uncommitted_write&) {}
   /// A charge's ledger entry names the charge (API.md, ledger `reference`).
   static std::string reference(const command&, const uuid& charge_id) { return to_string(charge_id); }
   static std::string description(const command& cmd) { return cmd.description; }
@@ -92,17 +96,48 @@ struct credit_kind {
   using reply_type = credit_reply;
   static constexpr int status = credit_status_ok;
 
-  static outcome<accepted_change> decide(const balance& current, const command& cmd) {
-    return decide_credit(current, cmd.amount);
+  static outcome<accepted_change> decide(user_pointer self, const command& cmd) {
+    return decide_credit(self->state.speculative, cmd.amount);
   }
-  static result make_result(const accepted_change& change, const uuid&) {
+  static result make_result(user_pointer, const command&, const accepted_change& change, const uuid&,
+                            timestamp_us) {
     return {change.after.available, change.after.reserved};
   }
+  static void add_records(user_pointer, const command&, const uuid&, timestamp_us, write_batch&,
+                          uncommitted_write&) {}
   /// Grants and debits name the admin's reason.
   static std::string reference(const command& cmd, const uuid&) { return cmd.reason; }
   static std::string description(const command&) { return {}; }
   static std::optional<result> decode(const std::string& bytes) { return decode_credit_result(bytes); }
   static uncommitted_write::credit_waiting wait(reply_type done, mutation_reply<result> answer) {
+    return {std::move(done), std::move(answer)};
+  }
+};
+
+/// POST /v1/generations: the reservation of the price, and the generation
+/// itself (user_generations.cpp).
+struct generation_kind {
+  using command = generation_command;
+  using result = generation_created;
+  using reply_type = generation_created_reply;
+  static constexpr int status = generation_status_accepted;
+
+  static outcome<accepted_change> decide(user_pointer self, const command& cmd) {
+    return decide_generation(self, cmd);
+  }
+  static result make_result(user_pointer self, const command& cmd, const accepted_change& change,
+                            const uuid& generation_id, timestamp_us now) {
+    return created_result(self, cmd, change, generation_id, now);
+  }
+  static void add_records(user_pointer self, const command& cmd, const uuid& generation_id, timestamp_us now,
+                          write_batch& records, uncommitted_write& pending) {
+    add_created_generation(self, cmd, generation_id, now, records, pending);
+  }
+  /// The reserve entry names the generation (API.md, ledger `reference`).
+  static std::string reference(const command&, const uuid& generation_id) { return to_string(generation_id); }
+  static std::string description(const command&) { return {}; }
+  static std::optional<result> decode(const std::string& bytes) { return decode_generation_created(bytes); }
+  static uncommitted_write::generation_created_waiting wait(reply_type done, mutation_reply<result> answer) {
     return {std::move(done), std::move(answer)};
   }
 };
@@ -171,6 +206,7 @@ void retire(user_pointer self, error_code code) {
   st.keys.reset();
   for (auto& write : waiting) fail_waiting(write, why);
   drop_sessions(self);
+  drop_generations(self);
   ask_retirement(self);
 }
 
@@ -194,6 +230,8 @@ void on_loaded(user_pointer self, user_snapshot& snapshot) {
     for (auto i = snapshot.recent_idempotency.rbegin(); i != snapshot.recent_idempotency.rend(); ++i)
       keys.add_committed(i->key, std::move(i->request_digest), i->status, std::move(i->response));
   }
+  // Nothing of an earlier incarnation is still at the provider for us.
+  interrupt_leftovers(self, snapshot.active_generations);
 }
 
 void on_load_failed(user_pointer self, const caf::error& err) {
@@ -249,7 +287,7 @@ void run_mutation(user_pointer self, const typename Kind::command& cmd,
       return;
     }
   }
-  auto decision = Kind::decide(st.speculative, cmd);
+  auto decision = Kind::decide(self, cmd);
   if (!decision) {
     done(decision.error());  // not stored: a retry with the same key re-evaluates
     return;
@@ -257,7 +295,7 @@ void run_mutation(user_pointer self, const typename Kind::command& cmd,
   const auto& change = decision.value();
   auto now = now_us();
   auto subject_id = random_uuid();
-  auto result = Kind::make_result(change, subject_id);
+  auto result = Kind::make_result(self, cmd, change, subject_id, now);
   st.speculative = change.after;
   check_balance(st, st.speculative);
   ++st.ledger_seq;
@@ -270,6 +308,7 @@ void run_mutation(user_pointer self, const typename Kind::command& cmd,
   records.balances.push_back(balance_write{st.id, st.epoch, change.after, st.ledger_seq, now});
 
   uncommitted_write pending;
+  Kind::add_records(self, cmd, subject_id, now, records, pending);
   const auto& idem = cmd.idem;
   if (!idem.key.empty()) {
     auto response = encode(result);
@@ -364,6 +403,7 @@ void on_committed(user_pointer self, uint64_t token) {
     check_balance(st, st.committed);
     if (!write.idempotency_key.empty() && st.keys) st.keys->mark_committed(write.idempotency_key);
     deliver_waiting(write);
+    if (!write.submit_generation.is_nil()) submit_generation(self, write.submit_generation);
   }
 }
 
@@ -423,6 +463,43 @@ void handle(user_pointer self, refresh_request& cmd, grant_reply done) {
 
 void handle(user_pointer self, open_session_request& cmd, grant_reply done) {
   open_session(self, cmd.method, cmd.origin, std::move(done));
+}
+
+void handle(user_pointer self, create_generation_request& cmd, generation_created_reply done) {
+  with_session(
+    self, cmd.session,
+    [self, command = std::move(cmd.command), done](session_entry&) mutable {
+      on_mutation<generation_kind>(self, command, done);
+    },
+    fail_to(done));
+}
+
+void handle(user_pointer self, get_generation_request& cmd, generation_reply done) {
+  get_generation(self, cmd, std::move(done));
+}
+
+void handle(user_pointer self, list_generations_request& cmd, generation_page_reply done) {
+  list_generations(self, cmd, std::move(done));
+}
+
+void handle(user_pointer self, cancel_generation_request& cmd, generation_reply done) {
+  cancel_generation(self, cmd, std::move(done));
+}
+
+void handle(user_pointer self, generation_answer_request& cmd, logout_reply done) {
+  if (self->state.current != phase::active) {
+    done(false);  // the next activation fails it as interrupted
+    return;
+  }
+  answer_generation(self, cmd, std::move(done));
+}
+
+void handle(user_pointer self, expire_generations_request&, logout_reply done) {
+  if (self->state.current != phase::active) {
+    done(false);
+    return;
+  }
+  expire_generations(self, std::move(done));
 }
 
 } // namespace

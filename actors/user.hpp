@@ -41,6 +41,8 @@ namespace tally {
 constexpr int charge_status_created = 201;
 /// HTTP status stored with an admin credit's idempotent response.
 constexpr int credit_status_ok = 200;
+/// HTTP status stored with a generation create's idempotent response (202 Accepted).
+constexpr int generation_status_accepted = 202;
 /// Retry-After (seconds) suggested when a user answers 503.
 constexpr int user_retry_after_s = 1;
 /// Sessions a user actor keeps in memory; beyond it the least recently used
@@ -69,7 +71,33 @@ struct uncommitted_write {
     std::function<void()> deliver;
     std::function<void(const failure&)> fail;
   };
-  std::variant<std::monostate, charge_waiting, credit_waiting, session_waiting> waiting;
+  /// A generation's create (202) and its cancel (200).
+  struct generation_created_waiting {
+    generation_created_reply done;
+    mutation_reply<generation_created> answer;
+  };
+  struct generation_waiting {
+    generation_reply done;
+    generation_row answer;
+  };
+  std::variant<std::monostate, charge_waiting, credit_waiting, session_waiting,
+               generation_created_waiting, generation_waiting>
+    waiting;
+  /// A created generation to hand to the provider once this write commits
+  /// (nil = none): nothing is sent for a generation the store may not hold.
+  uuid submit_generation{};
+};
+
+/// A generation of this user that still holds its reservation (pending or
+/// processing). Held in memory from its create (or never, when activation
+/// finds it left by an earlier incarnation: it is failed as interrupted).
+struct active_generation {
+  generation_row row;
+  /// The breaker's admission it was created under (given back if it is
+  /// never submitted).
+  provider_admission admission;
+  /// Handed to the provider.
+  bool submitted = false;
 };
 
 /// The user row as GET /v1/auth/me shows it, compact: email and phone share
@@ -130,12 +158,24 @@ struct user_state {
   /// Held inline: an active user almost always holds one session, so a
   /// separate allocation would only add to it.
   session_cache sessions{sessions_cached_max};
+  /// Generations holding a reservation, oldest first (at most
+  /// generation_config::active_max, so a short vector). Invariant:
+  /// speculative.reserved == the sum of their prices.
+  std::vector<active_generation> generations;
+  /// GCRA state of the create-rate limit (memory only: a restart grants at
+  /// most one more burst, like the per-IP limit).
+  timestamp_us generation_rate_tat = 0;
+  /// The breaker's admission of the create being applied right now
+  /// (between the decision and its records, in one handler).
+  provider_admission admitting;
 
   // -- lifecycle predicates (lifecycle.hpp) --------------------------------------
   bool retiring() const { return current == phase::retiring; }
   bool can_retire_now() const { return lookups_in_flight == 0; }
   bool idle_now() const {
-    return current == phase::active && writes.empty() && lookups_in_flight == 0;
+    // A user with an active generation stays: its provider answer comes
+    // back here, and a reload would fail it as interrupted.
+    return current == phase::active && writes.empty() && lookups_in_flight == 0 && generations.empty();
   }
 };
 

@@ -19,6 +19,7 @@
 #include "actors/runtime.hpp"
 #include "app/commands.hpp"
 #include "app/settings.hpp"
+#include "http/provider_client.hpp"
 #include "http/server.hpp"
 #include "persistence/store.hpp"
 #include "protocols/caf_types.hpp"
@@ -107,7 +108,11 @@ int serve(settings s) {
   caf::actor_system system{caf_config};
 
   auto db_url = s.db_url;
+  // The provider outlives the actors that submit to it (destroyed after them).
+  s.runtime.provider = make_generation_provider(s.provider);
   runtime actors{system, s.runtime, [db_url] { return open_store(db_url); }, process_metrics};
+  // Generations a crash left active are failed and released before anyone is served.
+  actors.recover_generations(std::chrono::milliseconds(s.shutdown_flush_ms));
   http_server server{s.http, actors.gate(), process_metrics};
   try {
     server.start();

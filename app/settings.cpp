@@ -8,6 +8,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "app/generation_settings.hpp"
+
 namespace tally {
 
 namespace po = boost::program_options;
@@ -185,6 +187,9 @@ settings_result load_settings(int argc, char** argv) {
     ("shutdown-flush-ms", po::value(&s.shutdown_flush_ms)->default_value(s.shutdown_flush_ms),
      "SIGTERM: time for the final write-behind flush");
 
+  generation_options generations;
+  add_generation_options(options, generations, s);
+
   // Only on the command line: the sub-command and its arguments.
   po::options_description command_options("Command arguments");
   command_options.add_options()
@@ -306,6 +311,10 @@ settings_result load_settings(int argc, char** argv) {
   static const std::vector<std::string> levels{"debug", "info", "warn", "error"};
   if (std::find(levels.begin(), levels.end(), s.log_level) == levels.end()) {
     result.error = "log-level must be debug, info, warn or error";
+    return result;
+  }
+  if (auto error = apply_generation_options(generations, s); !error.empty()) {
+    result.error = std::move(error);
     return result;
   }
   s.http.read_timeout = std::chrono::milliseconds(read_timeout_ms);

@@ -33,6 +33,8 @@ struct settings {
   int shutdown_flush_ms = 10'000;
   /// Secret kept for the payment webhook issue; empty = webhooks answer 503.
   std::string webhook_secret;
+  /// The generation provider and its breaker (app/generation_settings.cpp).
+  provider_config provider;
 
   // create-user / mint-token arguments.
   std::string user_id;

@@ -6,6 +6,7 @@
 #include "http/idempotency_key.hpp"
 #include "http/json_body.hpp"
 #include "http/ledger_cursor.hpp"
+#include "http/page_limit.hpp"
 #include "http/query_string.hpp"
 #include "http/request_context.hpp"
 #include "http/request_handler.hpp"
@@ -67,18 +68,6 @@ std::string render_ledger(const ledger_page& page) {
   return out;
 }
 
-/// ?limit=: decimal digits only, within bounds.
-std::optional<int> parse_limit(const std::string& text) {
-  int value = 0;
-  const char* first = text.data();
-  const char* last = first + text.size();
-  if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
-  auto [end, ec] = std::from_chars(first, last, value);
-  if (ec != std::errc{} || end != last) return std::nullopt;
-  if (value < 1 || value > ledger_page_limit_max) return std::nullopt;
-  return value;
-}
-
 } // namespace
 
 void get_balance(const std::shared_ptr<request_context>& context) {
@@ -97,7 +86,7 @@ void list_ledger(const std::shared_ptr<request_context>& context) {
   ledger_query query;
   query.limit = ledger_page_limit_default;
   if (auto limit = query_param(ctx.query, "limit")) {
-    if (auto value = parse_limit(*limit)) {
+    if (auto value = parse_page_limit(*limit, ledger_page_limit_max)) {
       query.limit = *value;
     } else {
       errors.push_back({"limit", "must be an integer from 1 to " +

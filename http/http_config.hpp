@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "protocols/generations.hpp"
+
 namespace tally {
 
 struct http_config {
@@ -68,6 +70,9 @@ struct http_config {
   /// X-Forwarded-For entry instead of the socket. Only behind a proxy that
   /// sets the header itself: otherwise any client picks its own IP.
   bool trust_forwarded_for = false;
+
+  /// The models POST /v1/generations accepts and GET /v1/models lists.
+  generation_catalog catalog = default_generation_catalog();
 };
 
 } // namespace tally

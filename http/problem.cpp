@@ -52,9 +52,14 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
   {503, "OVERLOADED", "/problems/overloaded", "The service is overloaded; retry later", true},
   {503, "STORE_UNAVAILABLE", "/problems/store-unavailable",
    "The store is unavailable; retry later", true},
+  {409, "INVALID_STATE", "/problems/invalid-state", "The resource's state does not allow this", false},
+  {429, "MAX_ACTIVE_GENERATIONS", "/problems/max-active-generations",
+   "Too many generations are pending or processing", false},
+  {503, "PROVIDER_UNAVAILABLE", "/problems/provider-unavailable",
+   "The generation provider is unavailable; retry later", true},
 }};
 
-static_assert(problem_table.back().code == "STORE_UNAVAILABLE",
+static_assert(problem_table.back().code == "PROVIDER_UNAVAILABLE",
               "problem_table must list every problem_code in enum order");
 
 } // namespace
@@ -86,6 +91,10 @@ problem_code problem_for(error_code code) {
     case error_code::refresh_token_reused: return problem_code::refresh_token_reused;
     case error_code::session_revoked: return problem_code::session_revoked;
     case error_code::rate_limited: return problem_code::rate_limited;
+    case error_code::generation_not_found: return problem_code::not_found;
+    case error_code::invalid_state: return problem_code::invalid_state;
+    case error_code::max_active_generations: return problem_code::max_active_generations;
+    case error_code::provider_unavailable: return problem_code::provider_unavailable;
   }
   return problem_code::internal;
 }

@@ -71,10 +71,16 @@ enum class problem_code : uint8_t {
   overloaded,
   /// 503: the store is unreachable or slow; retry later (Retry-After).
   store_unavailable,
+  /// 409: the resource's state does not allow this (a finished generation).
+  invalid_state,
+  /// 429: the caller has the most active generations allowed.
+  max_active_generations,
+  /// 503: the generation provider's circuit is open; retry later (Retry-After).
+  provider_unavailable,
 };
 
 /// Number of problem_code enumerators (for tables and tests).
-inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::store_unavailable) + 1;
+inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::provider_unavailable) + 1;
 
 /// One row of the table.
 struct problem_info {

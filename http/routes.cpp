@@ -2,6 +2,7 @@
 
 #include "http/auth_routes.hpp"
 #include "http/credits_routes.hpp"
+#include "http/generation_routes.hpp"
 #include "http/ops_routes.hpp"
 #include "http/web_routes.hpp"
 
@@ -51,6 +52,20 @@ router make_api_router() {
                       idempotency_kind::none, get_web_page});
   table.add("/app/{file}", {verb::get, "get_web_file", auth_kind::none, body_kind::none,
                             idempotency_kind::none, get_web_file});
+  // Generations (API.md, Generations). The create takes its optional key
+  // from the header or the body itself (generation_routes.cpp).
+  table.add("/v1/models", {verb::get, "list_models", auth_kind::none, body_kind::none,
+                           idempotency_kind::none, list_models});
+  table.add("/v1/generations", {verb::post, "create_generation", auth_kind::user, body_kind::json,
+                                idempotency_kind::none, create_generation});
+  table.add("/v1/generations", {verb::get, "list_generations", auth_kind::user, body_kind::none,
+                                idempotency_kind::none, list_generations});
+  table.add("/v1/generations/{generation_id}",
+            {verb::get, "get_generation", auth_kind::user, body_kind::none, idempotency_kind::none,
+             get_generation});
+  table.add("/v1/generations/{generation_id}/cancel",
+            {verb::post, "cancel_generation", auth_kind::user, body_kind::none,
+             idempotency_kind::none, cancel_generation});
   return table;
 }
 

@@ -25,6 +25,8 @@ inline const std::string& coalesce_key(const magic_link_row& row) { return row.t
 inline const uuid& coalesce_key(const login_code_row& row) { return row.identity_id; }
 /// Rotations and revocations upsert the session by id.
 inline const uuid& coalesce_key(const session_row& row) { return row.id; }
+/// Each status change upserts the generation by id.
+inline const uuid& coalesce_key(const generation_row& row) { return row.id; }
 
 /// True for the row types written by key (those with a coalesce_key).
 template <class Row, class = void>

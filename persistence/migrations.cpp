@@ -1,5 +1,7 @@
 #include "persistence/migrations.hpp"
 
+#include "persistence/generation_schema.hpp"
+
 namespace tally {
 namespace {
 
@@ -259,8 +261,10 @@ const char* schema_version_table_sql(sql_dialect dialect) {
 }
 
 const std::vector<migration>& migrations_for(sql_dialect dialect) {
-  static const std::vector<migration> sqlite_steps{{1, sqlite_v1}, {2, sqlite_v2}};
-  static const std::vector<migration> postgres_steps{{1, postgres_v1}, {2, postgres_v2}};
+  static const std::vector<migration> sqlite_steps{{1, sqlite_v1}, {2, sqlite_v2},
+                                                   {3, generation_schema::sqlite}};
+  static const std::vector<migration> postgres_steps{{1, postgres_v1}, {2, postgres_v2},
+                                                     {3, generation_schema::postgres}};
   return dialect == sql_dialect::sqlite ? sqlite_steps : postgres_steps;
 }
 

@@ -32,6 +32,13 @@ std::string to_us(std::string_view column) {
   return "round(extract(epoch from " + std::string(column) + ") * 1000000)::bigint";
 }
 
+/// The columns of a generation row, as generation_from reads them.
+std::string generation_columns() {
+  return "id, user_id, model_id, price, prompt, params, status, COALESCE(result_url, ''), COALESCE(error, ''),"
+         " COALESCE(idempotency_key, ''), " + to_us("created_at") + ", " + to_us("updated_at") + ", " +
+         to_us("timeout_at");
+}
+
 /// Prepared statement names and texts, registered on every new connection.
 const std::vector<std::pair<std::string, std::string>>& statement_definitions() {
   static const std::vector<std::pair<std::string, std::string>> definitions{
@@ -196,6 +203,34 @@ const std::vector<std::pair<std::string, std::string>>& statement_definitions() 
      " r.client_ip, r.detail"
      " FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::text[],"
      " $8::text[]) AS r (id, created_at, event, request_id, user_id, session_id, client_ip, detail)"},
+    // Generations (issue 10): upserted by id, read by owner.
+    {"commit_generations",
+     "INSERT INTO generations (id, user_id, model_id, price, prompt, params, status, result_url, error,"
+     " idempotency_key, created_at, updated_at, timeout_at)"
+     " SELECT r.id, r.user_id, r.model_id, r.price, r.prompt, r.params, r.status, r.result_url, r.error,"
+     " r.idempotency_key, " + from_us("r.created_at") + ", " + from_us("r.updated_at") + ", " +
+     from_us("r.timeout_at") +
+     " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],"
+     " $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[])"
+     " AS r (id, user_id, model_id, price, prompt, params, status, result_url, error, idempotency_key,"
+     " created_at, updated_at, timeout_at)"
+     " ON CONFLICT (id) DO UPDATE SET status = excluded.status, result_url = excluded.result_url,"
+     " error = excluded.error, updated_at = excluded.updated_at"},
+    {"find_active_generations",
+     "SELECT " + generation_columns() +
+     " FROM generations WHERE user_id = ANY($1::uuid[]) AND status IN ('pending', 'processing')"
+     " ORDER BY created_at, id"},
+    {"find_generation",
+     "SELECT " + generation_columns() + " FROM generations WHERE id = $1 AND user_id = $2"},
+    {"read_generations",
+     "SELECT " + generation_columns() +
+     " FROM generations WHERE user_id = $1 AND ($2::text IS NULL OR status = $2::text)"
+     " AND (NOT $3::boolean OR status IN ('pending', 'processing'))"
+     " AND ($4::bigint IS NULL OR (created_at, id) < (" + from_us("$4::bigint") + ", $5::uuid))"
+     " ORDER BY created_at DESC, id DESC LIMIT $6"},
+    {"users_with_generations_due",
+     "SELECT DISTINCT user_id FROM generations WHERE status IN ('pending', 'processing')"
+     " AND timeout_at <= " + from_us("$1") + " LIMIT $2"},
   };
   return definitions;
 }
@@ -560,6 +595,43 @@ void write_rows(pqxx::work& tx, const std::vector<audit_row>& rows) {
     tx.exec_prepared("commit_audit", ids.finish(), created.finish(), events.finish(), requests.finish(),
                      users.finish(), sessions.finish(), ips.finish(), details.finish());
   });
+}
+
+void write_rows(pqxx::work& tx, const std::vector<generation_row>& rows) {
+  const auto generations = last_per_key(rows);
+  in_chunks(generations.size(), [&](size_t first, size_t count) {
+    array_literal ids(count), users(count), models(count), prices(count), prompts(count), params(count),
+      statuses(count), urls(count), errors(count), keys(count), created(count), updated(count), timeouts(count);
+    for (size_t i = first; i < first + count; ++i) {
+      const auto& row = *generations[i];
+      ids.add(row.id);
+      users.add(row.user_id);
+      models.add_text(row.model_id);
+      prices.add(row.price);
+      prompts.add_text(row.prompt);
+      params.add_text(row.params_json);
+      statuses.add_text(to_string(row.status));
+      urls.add_text_or_null(row.result_url);
+      errors.add_text_or_null(row.error);
+      keys.add_text_or_null(row.idempotency_key);
+      created.add(row.created_at);
+      updated.add(row.updated_at);
+      timeouts.add(row.timeout_at);
+    }
+    tx.exec_prepared("commit_generations", ids.finish(), users.finish(), models.finish(), prices.finish(),
+                     prompts.finish(), params.finish(), statuses.finish(), urls.finish(), errors.finish(),
+                     keys.finish(), created.finish(), updated.finish(), timeouts.finish());
+  });
+}
+
+generation_row generation_from(const pqxx::row& row) {
+  auto status = parse_generation_status(row[6].c_str());
+  if (!status) throw store_error(store_fault::permanent, "postgres: unknown generation status in a stored row");
+  return generation_row{uuid_from(row[0]),        uuid_from(row[1]),         row[2].as<std::string>(),
+                        row[3].as<int64_t>(),     row[4].as<std::string>(),  row[5].as<std::string>(),
+                        *status,                  row[7].as<std::string>(),  row[8].as<std::string>(),
+                        row[9].as<std::string>(), row[10].as<int64_t>(),     row[11].as<int64_t>(),
+                        row[12].as<int64_t>()};
 }
 
 /// A nullable uuid column: NULL reads as the nil uuid.
@@ -1008,6 +1080,70 @@ size_t postgres_store::delete_expired_auth(timestamp_us now) {
     return deleted;
   } catch (...) {
     fail("delete_expired_auth");
+  }
+}
+
+std::vector<generation_row> postgres_store::find_active_generations(const std::vector<uuid>& users) {
+  try {
+    std::vector<generation_row> found;
+    if (users.empty()) return found;
+    array_literal ids(users.size());
+    for (const auto& user : users) ids.add(user);
+    pqxx::nontransaction tx(connected().connection);
+    for (const auto& row : tx.exec_prepared("find_active_generations", ids.finish()))
+      found.push_back(generation_from(row));
+    return found;
+  } catch (...) {
+    fail("find_active_generations");
+  }
+}
+
+std::optional<generation_row> postgres_store::find_generation(const uuid& user, const uuid& generation) {
+  try {
+    pqxx::nontransaction tx(connected().connection);
+    auto rows = tx.exec_prepared("find_generation", to_string(generation), to_string(user));
+    if (rows.empty()) return std::nullopt;
+    return generation_from(rows[0]);
+  } catch (...) {
+    fail("find_generation");
+  }
+}
+
+generation_page postgres_store::read_generations(const uuid& user, const generation_query& query) {
+  try {
+    generation_page page;
+    if (query.limit <= 0) return page;
+    std::string status = query.status ? std::string(to_string(*query.status)) : std::string{};
+    std::string before_id = to_string(query.before_id);
+    std::string before_created = query.before_created_at ? std::to_string(*query.before_created_at) : std::string{};
+    pqxx::nontransaction tx(connected().connection);
+    auto rows = tx.exec_prepared("read_generations", to_string(user), query.status ? status.c_str() : nullptr,
+                                 query.active_only, query.before_created_at ? before_created.c_str() : nullptr,
+                                 query.before_created_at ? before_id.c_str() : nullptr,
+                                 int64_t{query.limit} + 1);  // one extra row tells whether more exist
+    for (const auto& row : rows) {
+      if (page.generations.size() == static_cast<size_t>(query.limit)) {
+        page.next_created_at = page.generations.back().created_at;
+        page.next_id = page.generations.back().id;
+        break;
+      }
+      page.generations.push_back(generation_from(row));
+    }
+    return page;
+  } catch (...) {
+    fail("read_generations");
+  }
+}
+
+std::vector<uuid> postgres_store::users_with_generations_due(timestamp_us due, size_t max) {
+  try {
+    std::vector<uuid> users;
+    pqxx::nontransaction tx(connected().connection);
+    for (const auto& row : tx.exec_prepared("users_with_generations_due", due, limit_plus_one(max) - 1))
+      users.push_back(uuid_from(row[0]));
+    return users;
+  } catch (...) {
+    fail("users_with_generations_due");
   }
 }
 

@@ -58,6 +58,10 @@ public:
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override;
   void create_session(const session_row& session, const refresh_token_row& token) override;
   size_t delete_expired_auth(timestamp_us now) override;
+  std::vector<generation_row> find_active_generations(const std::vector<uuid>& users) override;
+  std::optional<generation_row> find_generation(const uuid& user, const uuid& generation) override;
+  generation_page read_generations(const uuid& user, const generation_query& query) override;
+  std::vector<uuid> users_with_generations_due(timestamp_us due, size_t max) override;
 
 private:
   struct session;  // the pqxx connection; defined in the .cpp to keep pqxx out of headers

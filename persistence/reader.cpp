@@ -148,13 +148,31 @@ void serve(reader_pointer self, std::deque<Queued>& queue, size_t batch_max, con
   }
 }
 
+/// Each snapshot's active generations, in one more read for the batch.
+void attach_active_generations(store& db, std::vector<std::optional<user_snapshot>>& loaded) {
+  std::vector<uuid> users;
+  for (const auto& snapshot : loaded)
+    if (snapshot) users.push_back(snapshot->user.id);
+  if (users.empty()) return;
+  for (auto& row : db.find_active_generations(users)) {
+    for (auto& snapshot : loaded) {
+      if (snapshot && snapshot->user.id == row.user_id) {
+        snapshot->active_generations.push_back(std::move(row));
+        break;
+      }
+    }
+  }
+}
+
 void serve_activations(reader_pointer self) {
   serve(self, self->state.activations, reader_activation_batch_max, "activate",
         [](store& db, const std::vector<queued_activation>& batch) {
           std::vector<activation_request> requests;
           requests.reserve(batch.size());
           for (const auto& queued : batch) requests.push_back(queued.request);
-          return db.activate_users(requests);
+          auto loaded = db.activate_users(requests);
+          attach_active_generations(db, loaded);
+          return loaded;
         });
 }
 
@@ -250,6 +268,24 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
                              [&](store& db) { found.token = db.find_refresh_token(token_hash); }))
         return err;
       return found;
+    },
+    [self](generation_atom, const uuid& user, const uuid& generation, completion& waiting) {
+      auto done = reply_for<get_generation_request>(waiting);
+      std::optional<generation_row> found;
+      if (guarded(self, "generation", [&](store& db) { found = db.find_generation(user, generation); }))
+        done(failure{error_code::store_unavailable, "the store is unavailable; retry", reader_retry_after_s});
+      else if (!found)
+        done(failure{error_code::generation_not_found, "no such generation", 0});
+      else
+        done(std::move(*found));
+    },
+    [self](generations_atom, const uuid& user, const generation_query& query, completion& waiting) {
+      auto done = reply_for<list_generations_request>(waiting);
+      generation_page page;
+      if (guarded(self, "generations", [&](store& db) { page = db.read_generations(user, query); }))
+        done(failure{error_code::store_unavailable, "the store is unavailable; retry", reader_retry_after_s});
+      else
+        done(std::move(page));
     },
     [self](flush_atom) {
       auto& st = self->state;

@@ -823,4 +823,114 @@ void sqlite_store::write_rows(const std::vector<audit_row>& lines) {
   }
 }
 
+// -- generations ---------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* generation_columns =
+  "id, user_id, model_id, price, prompt, params, status, result_url, error, idempotency_key, created_at,"
+  " updated_at, timeout_at";
+
+generation_row generation_from(const statement_use& use) {
+  auto status = parse_generation_status(use.text_at(6));
+  if (!status) throw store_error(store_fault::permanent, "sqlite: unknown generation status in a stored row");
+  return generation_row{use.uuid_at(0),    use.uuid_at(1),     use.text_at(2),  use.int64_at(3),
+                        use.text_at(4),    use.text_at(5),     *status,         use.text_at(7),
+                        use.text_at(8),    use.text_at(9),     use.int64_at(10), use.int64_at(11),
+                        use.int64_at(12)};
+}
+
+} // namespace
+
+void sqlite_store::write_rows(const std::vector<generation_row>& generations) {
+  for (const auto& row : generations) {
+    statement_use use(db_, statement(
+      std::string("INSERT INTO generations (") + generation_columns +
+      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+      " ON CONFLICT (id) DO UPDATE SET status = excluded.status, result_url = excluded.result_url,"
+      " error = excluded.error, updated_at = excluded.updated_at"));
+    use.bind(1, row.id)
+      .bind(2, row.user_id)
+      .bind(3, row.model_id)
+      .bind(4, row.price)
+      .bind(5, row.prompt)
+      .bind(6, row.params_json)
+      .bind(7, to_string(row.status))
+      .bind_or_null(8, row.result_url)
+      .bind_or_null(9, row.error)
+      .bind_or_null(10, row.idempotency_key)
+      .bind(11, row.created_at)
+      .bind(12, row.updated_at)
+      .bind(13, row.timeout_at);
+    use.run();
+  }
+}
+
+std::vector<generation_row> sqlite_store::find_active_generations(const std::vector<uuid>& users) {
+  return guarded([&] {
+    std::vector<generation_row> found;
+    in_read_transaction([&] {
+      found.clear();
+      for (const auto& user : users) {
+        statement_use use(db_, statement(std::string("SELECT ") + generation_columns +
+                                         " FROM generations WHERE user_id = ?1"
+                                         " AND status IN ('pending', 'processing') ORDER BY created_at, id"));
+        use.bind(1, user);
+        while (use.step()) found.push_back(generation_from(use));
+      }
+    });
+    return found;
+  });
+}
+
+std::optional<generation_row> sqlite_store::find_generation(const uuid& user, const uuid& generation) {
+  return guarded([&] {
+    std::optional<generation_row> found;
+    statement_use use(db_, statement(std::string("SELECT ") + generation_columns +
+                                     " FROM generations WHERE id = ?1 AND user_id = ?2"));
+    use.bind(1, generation).bind(2, user);
+    if (use.step()) found = generation_from(use);
+    return found;
+  });
+}
+
+generation_page sqlite_store::read_generations(const uuid& user, const generation_query& query) {
+  return guarded([&] {
+    generation_page page;
+    if (query.limit <= 0) return page;
+    statement_use use(db_, statement(
+      std::string("SELECT ") + generation_columns +
+      " FROM generations WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2)"
+      " AND (?3 = 0 OR status IN ('pending', 'processing'))"
+      " AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))"
+      " ORDER BY created_at DESC, id DESC LIMIT ?6"));
+    use.bind(1, user);
+    if (query.status) use.bind(2, to_string(*query.status));
+    use.bind(3, int64_t{query.active_only ? 1 : 0});
+    if (query.before_created_at) use.bind(4, *query.before_created_at).bind(5, query.before_id);
+    use.bind(6, int64_t{query.limit} + 1);  // one extra row tells whether more exist
+    while (use.step()) {
+      if (page.generations.size() == static_cast<size_t>(query.limit)) {
+        page.next_created_at = page.generations.back().created_at;
+        page.next_id = page.generations.back().id;
+        break;
+      }
+      page.generations.push_back(generation_from(use));
+    }
+    return page;
+  });
+}
+
+std::vector<uuid> sqlite_store::users_with_generations_due(timestamp_us due, size_t max) {
+  return guarded([&] {
+    std::vector<uuid> users;
+    statement_use use(db_, statement(
+      "SELECT DISTINCT user_id FROM generations WHERE status IN ('pending', 'processing')"
+      " AND timeout_at <= ?1 LIMIT ?2"));
+    use.bind(1, due).bind(2, limit_plus_one(max) - 1);
+    while (use.step()) users.push_back(use.uuid_at(0));
+    return users;
+  });
+}
+
 } // namespace tally

@@ -67,6 +67,10 @@ public:
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override;
   void create_session(const session_row& session, const refresh_token_row& token) override;
   size_t delete_expired_auth(timestamp_us now) override;
+  std::vector<generation_row> find_active_generations(const std::vector<uuid>& users) override;
+  std::optional<generation_row> find_generation(const uuid& user, const uuid& generation) override;
+  generation_page read_generations(const uuid& user, const generation_query& query) override;
+  std::vector<uuid> users_with_generations_due(timestamp_us due, size_t max) override;
 
 private:
   /// Finalizes cached statements and closes the connection.
@@ -107,6 +111,7 @@ private:
   void write_rows(const std::vector<refresh_token_row>& tokens);
   void write_rows(const std::vector<outbox_row>& messages);
   void write_rows(const std::vector<audit_row>& lines);
+  void write_rows(const std::vector<generation_row>& generations);
 
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;

@@ -145,6 +145,22 @@ public:
   /// expired or revoked more than a day ago. Returns rows deleted. The
   /// audit log and the outbox are kept (their consumers own their retention).
   virtual size_t delete_expired_auth(timestamp_us now) = 0;
+
+  // -- generations ------------------------------------------------------------------
+
+  /// Every pending or processing generation of these users (activation).
+  virtual std::vector<generation_row> find_active_generations(const std::vector<uuid>& users) = 0;
+
+  /// One generation of `user`; nullopt when unknown or another user's.
+  virtual std::optional<generation_row> find_generation(const uuid& user, const uuid& generation) = 0;
+
+  /// The user's generations, newest first (created_at, id), by the query.
+  virtual generation_page read_generations(const uuid& user, const generation_query& query) = 0;
+
+  /// Users holding a pending or processing generation whose timeout_at is
+  /// at or before `due` (the sweep; start-up recovery asks with no bound).
+  /// At most `max`, each once.
+  virtual std::vector<uuid> users_with_generations_due(timestamp_us due, size_t max) = 0;
 };
 
 /// Opens "sqlite:<path>" or a libpq URI ("postgresql://..."/"postgres://...").

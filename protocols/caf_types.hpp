@@ -156,6 +156,9 @@ using challenge_reply = reply<login_challenge>;
 using grant_reply = reply<session_grant>;
 using me_reply = reply<me_view>;
 using logout_reply = reply<bool>;
+using generation_created_reply = reply<mutation_reply<generation_created>>;
+using generation_reply = reply<generation_row>;
+using generation_page_reply = reply<generation_page>;
 
 } // namespace tally
 
@@ -176,6 +179,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   // Commands (protocols/commands.hpp) and their completion.
   CAF_ADD_TYPE_ID(tally, (tally::entity_command))
   CAF_ADD_TYPE_ID(tally, (tally::completion))
+  // Generations (a page query, user -> reader).
+  CAF_ADD_TYPE_ID(tally, (tally::generation_query))
 
   // A committed ledger page (user -> reader).
   CAF_ADD_ATOM(tally, tally, ledger_atom, "t_ledger")
@@ -209,6 +214,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_ATOM(tally, tally, find_refresh_atom, "t_findref")
   // Whether an identity row exists (login gate -> reader).
   CAF_ADD_ATOM(tally, tally, probe_identity_atom, "t_probeid")
+  // Generations (user -> reader; the sweeper's ticks and start-up recovery).
+  CAF_ADD_ATOM(tally, tally, generation_atom, "t_gen")
+  CAF_ADD_ATOM(tally, tally, generations_atom, "t_gens")
+  CAF_ADD_ATOM(tally, tally, generation_sweep_atom, "t_gsweep")
+  CAF_ADD_ATOM(tally, tally, generation_recover_atom, "t_grecover")
 CAF_END_TYPE_ID_BLOCK(tally)
 
 // Domain errors travel between actors as caf::error values of category
@@ -304,6 +314,10 @@ using reader_actor = caf::typed_actor<
   caf::replies_to<find_refresh_atom, std::string>::with<refresh_token_lookup>,
   // Whether an identity row exists (grouped with other probes into one read).
   caf::replies_to<probe_identity_atom, uuid>::with<bool>,
+  // One generation of (user, generation), delivered straight to the completion.
+  caf::reacts_to<generation_atom, uuid, uuid, completion>,
+  // A page of a user's generations, delivered straight to the completion.
+  caf::reacts_to<generations_atom, uuid, generation_query, completion>,
   // (self) Serve the queued loads and lookups with as few store calls as possible.
   caf::reacts_to<flush_atom>>;
 

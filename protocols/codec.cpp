@@ -61,4 +61,10 @@ std::optional<credit_result> decode_credit_result(const std::string& bytes) {
   return decode_versioned<credit_result>(bytes);
 }
 
+std::string encode(const generation_created& result) { return encode_versioned(result); }
+
+std::optional<generation_created> decode_generation_created(const std::string& bytes) {
+  return decode_versioned<generation_created>(bytes);
+}
+
 } // namespace tally

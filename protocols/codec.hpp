@@ -6,6 +6,7 @@
 #include <string>
 
 #include "protocols/credits.hpp"
+#include "protocols/generations.hpp"
 
 namespace tally {
 
@@ -14,5 +15,8 @@ std::string encode(const credit_result& result);
 
 std::optional<charge_result> decode_charge_result(const std::string& bytes);
 std::optional<credit_result> decode_credit_result(const std::string& bytes);
+
+std::string encode(const generation_created& result);
+std::optional<generation_created> decode_generation_created(const std::string& bytes);
 
 } // namespace tally

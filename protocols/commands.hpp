@@ -16,6 +16,7 @@
 
 #include "protocols/auth.hpp"
 #include "protocols/credits.hpp"
+#include "protocols/generations.hpp"
 #include "protocols/outcome.hpp"
 #include "protocols/reply.hpp"
 #include "protocols/uuid.hpp"
@@ -98,6 +99,61 @@ struct open_session_request {
   request_origin origin;
 };
 
+// -- generation commands (key: user id; API.md "Generations") ---------------------------
+
+/// Reserve the price and create a pending generation, for a session.
+struct create_generation_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = mutation_reply<generation_created>;
+  static constexpr bool mutates = true;
+  uuid session{};
+  generation_command command;
+};
+
+/// One committed generation of the user, for a session.
+struct get_generation_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = generation_row;
+  uuid session{};
+  uuid generation{};
+};
+
+/// A committed page of the user's generations, for a session.
+struct list_generations_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = generation_page;
+  uuid session{};
+  generation_query query;
+};
+
+/// Cancel an active generation (release), for a session.
+struct cancel_generation_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = generation_row;
+  static constexpr bool mutates = true;
+  uuid session{};
+  uuid generation{};
+};
+
+/// The provider answered a generation (or its client gave up on it).
+struct generation_answer_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = bool;
+  static constexpr bool mutates = true;
+  uuid generation{};
+  provider_answer answer;
+};
+
+/// The sweep: fail and release the user's generations past timeout_at.
+/// Sent at start-up too, so that activation fails what a crash left.
+struct expire_generations_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = bool;
+  static constexpr bool mutates = true;
+  /// When the sweep asked (for the log line).
+  timestamp_us requested_at = 0;
+};
+
 // -- identity commands (key: identity id) -----------------------------------------------
 
 /// Issue a magic link for this normalised email.
@@ -140,7 +196,10 @@ struct verify_code_request {
 /// The commands of each kind: a new command is a struct above, its field
 /// list below, and one alternative here.
 using user_command = std::variant<balance_request, ledger_request, charge_request, credit_request,
-                                  me_request, logout_request, refresh_request, open_session_request>;
+                                  me_request, logout_request, refresh_request, open_session_request,
+                                  create_generation_request, get_generation_request,
+                                  list_generations_request, cancel_generation_request,
+                                  generation_answer_request, expire_generations_request>;
 using identity_command =
   std::variant<magic_link_request, verify_link_request, code_request, verify_code_request>;
 
@@ -170,7 +229,8 @@ struct envelope {
 /// Every reply an entity sends (or its failure).
 using reply_body = std::variant<failure, balance, ledger_page, mutation_reply<charge_result>,
                                 mutation_reply<credit_result>, me_view, bool, session_grant,
-                                login_challenge>;
+                                login_challenge, mutation_reply<generation_created>,
+                                generation_row, generation_page>;
 
 /// Where the reply to a command goes: the completion of the caller (the
 /// HTTP request) that is waiting for it, one alternative per result type.
@@ -179,7 +239,9 @@ using reply_body = std::variant<failure, balance, ledger_page, mutation_reply<ch
 using completion = std::variant<reply<balance>, reply<ledger_page>,
                                 reply<mutation_reply<charge_result>>,
                                 reply<mutation_reply<credit_result>>, reply<me_view>, reply<bool>,
-                                reply<session_grant>, reply<login_challenge>>;
+                                reply<session_grant>, reply<login_challenge>,
+                                reply<mutation_reply<generation_created>>, reply<generation_row>,
+                                reply<generation_page>>;
 
 /// Answers whatever a completion waits for with a failure.
 inline void fail(completion& done, const failure& why) {
@@ -223,6 +285,12 @@ TALLY_FIELDS(magic_link_request, x.email, x.origin)
 TALLY_FIELDS(verify_link_request, x.token, x.origin)
 TALLY_FIELDS(code_request, x.phone, x.origin)
 TALLY_FIELDS(verify_code_request, x.phone, x.code, x.origin)
+TALLY_FIELDS(create_generation_request, x.session, x.command)
+TALLY_FIELDS(get_generation_request, x.session, x.generation)
+TALLY_FIELDS(list_generations_request, x.session, x.query)
+TALLY_FIELDS(cancel_generation_request, x.session, x.generation)
+TALLY_FIELDS(generation_answer_request, x.generation, x.answer)
+TALLY_FIELDS(expire_generations_request, x.requested_at)
 TALLY_FIELDS(envelope, x.key, x.command)
 
 } // namespace tally

@@ -23,6 +23,10 @@ std::string to_string(error_code code) {
     case error_code::refresh_token_reused: return "refresh_token_reused";
     case error_code::session_revoked: return "session_revoked";
     case error_code::rate_limited: return "rate_limited";
+    case error_code::generation_not_found: return "generation_not_found";
+    case error_code::invalid_state: return "invalid_state";
+    case error_code::max_active_generations: return "max_active_generations";
+    case error_code::provider_unavailable: return "provider_unavailable";
   }
   return "unknown";
 }

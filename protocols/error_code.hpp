@@ -46,6 +46,14 @@ enum class error_code : uint8_t {
   session_revoked,
   /// A rate limit or a code back-off (429 + Retry-After).
   rate_limited,
+  /// No generation with this id belongs to the caller (404).
+  generation_not_found,
+  /// The resource is not in a state that allows this (409), e.g. cancelling a finished generation.
+  invalid_state,
+  /// The caller already has the most pending/processing generations allowed (429).
+  max_active_generations,
+  /// The provider's circuit breaker is open; nothing was reserved (503 + Retry-After).
+  provider_unavailable,
 };
 
 /// Stable snake_case name, for logs and CAF's error rendering.

@@ -11,6 +11,7 @@
 
 #include "protocols/auth.hpp"
 #include "protocols/credits.hpp"
+#include "protocols/generations.hpp"
 #include "protocols/reply.hpp"
 #include "protocols/store_health.hpp"
 #include "protocols/uuid.hpp"
@@ -73,6 +74,26 @@ public:
 
   /// Revokes the caller's session; true once the revocation is committed.
   virtual void logout(const caller& who, request_origin origin, reply<bool> done) = 0;
+
+  // -- generations (API.md "Generations") ----------------------------------------
+
+  /// Reserves the price and creates a pending generation; replies after the
+  /// commit. rate_limited, max_active_generations, insufficient_credits,
+  /// provider_unavailable (nothing reserved), idempotency_key_*.
+  virtual void create_generation(const caller& who, generation_command command,
+                                 reply<mutation_reply<generation_created>> done) = 0;
+
+  /// One committed generation of the caller; generation_not_found otherwise.
+  virtual void get_generation(const caller& who, uuid generation, reply<generation_row> done) = 0;
+
+  /// A page of the caller's committed generations, newest first.
+  virtual void list_generations(const caller& who, generation_query query,
+                                reply<generation_page> done) = 0;
+
+  /// Cancels an active generation (releasing its price) and answers it
+  /// after the commit; invalid_state when already finished,
+  /// generation_not_found when not the caller's.
+  virtual void cancel_generation(const caller& who, uuid generation, reply<generation_row> done) = 0;
 
   /// Live view of the write-behind pipeline, for /readyz.
   virtual const store_health& health() const = 0;

@@ -92,6 +92,14 @@ public:
     return *this;
   }
 
+  /// A value that is already JSON text (a stored params object), as is.
+  json_writer& raw(std::string_view json_text) {
+    separate();
+    out_ += json_text;
+    comma_needed_ = true;
+    return *this;
+  }
+
 private:
   void separate() {
     if (comma_needed_) out_ += ',';

@@ -44,6 +44,9 @@ public:
   /// tally_store_errors_total{kind = transient | permanent | fenced}
   prometheus::Family<prometheus::Counter>& store_errors;
 
+  /// For feature metrics that register their own families (generation_metrics.hpp).
+  prometheus::Registry& registry() { return *registry_; }
+
   metrics(const metrics&) = delete;
   metrics& operator=(const metrics&) = delete;
 };

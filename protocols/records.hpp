@@ -10,6 +10,7 @@
 #include "protocols/auth.hpp"
 #include "protocols/credits.hpp"
 #include "protocols/fields.hpp"
+#include "protocols/generations.hpp"
 
 namespace tally {
 
@@ -45,6 +46,11 @@ struct user_snapshot {
   bool older_idempotency_in_store = false;
   /// Sessions are not loaded here: a user actor loads each one on its first
   /// use (store::find_session), so idle users cost no session memory.
+  /// Generations still pending or processing in the store. A user with
+  /// active generations is never passivated, so at activation these were
+  /// left by an earlier incarnation (a crash, a reload): they are failed
+  /// as interrupted and released before any command is served.
+  std::vector<generation_row> active_generations;
 };
 
 /// The coalesced balance of one user after a batch. The write is conditional
@@ -175,6 +181,8 @@ struct write_batch {
   std::vector<refresh_token_row> refresh_tokens;
   std::vector<outbox_row> outbox;
   std::vector<audit_row> audit;
+  /// Upserts by id: created pending, then each status change.
+  std::vector<generation_row> generations;
 
   /// Rows in all the vectors (defined below, over the field list).
   size_t record_count() const;
@@ -186,7 +194,7 @@ TALLY_FIELDS(user_row, x.id, x.email, x.phone, x.created_at)
 TALLY_FIELDS(idempotency_record, x.user_id, x.key, x.request_digest, x.status, x.response,
              x.created_at)
 TALLY_FIELDS(user_snapshot, x.user, x.bal, x.ledger_seq, x.owner_epoch, x.recent_idempotency,
-             x.older_idempotency_in_store)
+             x.older_idempotency_in_store, x.active_generations)
 TALLY_FIELDS(balance_write, x.user_id, x.owner_epoch, x.bal, x.ledger_seq, x.updated_at)
 TALLY_FIELDS(ledger_write, x.user_id, x.entry, x.description)
 TALLY_FIELDS(identity_row, x.id, x.kind, x.value, x.user_id, x.request_limit_tat, x.owner_epoch,
@@ -207,7 +215,8 @@ TALLY_FIELDS(identity_snapshot, x.identity, x.code)
 // Each store has one writer per type (write_rows overloads); a type without
 // one does not compile. Coalescing keys: persistence/coalesce_key.hpp.
 TALLY_FIELDS(write_batch, x.new_users, x.balances, x.identities, x.ledger, x.idempotency,
-             x.magic_links, x.login_codes, x.sessions, x.refresh_tokens, x.outbox, x.audit)
+             x.magic_links, x.login_codes, x.sessions, x.refresh_tokens, x.outbox, x.audit,
+             x.generations)
 
 inline size_t write_batch::record_count() const {
   return fields(*this, [](const auto&... rows) { return (size_t{0} + ... + rows.size()); });

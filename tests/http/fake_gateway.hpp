@@ -72,6 +72,21 @@ public:
   void me(const caller& who, reply<me_view> done) override;
   void logout(const caller& who, request_origin origin, reply<bool> done) override;
   const store_health& health() const override { return health_state; }
+  // Generations are tested over the real runtime (tests/integration); here
+  // they answer internal so a route test that reaches them fails loudly.
+  void create_generation(const caller&, generation_command,
+                         reply<mutation_reply<generation_created>> done) override {
+    done(failure{error_code::internal, "not faked", 0});
+  }
+  void get_generation(const caller&, uuid, reply<generation_row> done) override {
+    done(failure{error_code::internal, "not faked", 0});
+  }
+  void list_generations(const caller&, generation_query, reply<generation_page> done) override {
+    done(failure{error_code::internal, "not faked", 0});
+  }
+  void cancel_generation(const caller&, uuid, reply<generation_row> done) override {
+    done(failure{error_code::internal, "not faked", 0});
+  }
 
   /// Delivers every held reply (in call order).
   void deliver_held();

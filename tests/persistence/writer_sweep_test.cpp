@@ -57,6 +57,10 @@ public:
     if (log_->fail_transient) throw store_error(store_fault::transient, "down");
     return 3;
   }
+  std::vector<generation_row> find_active_generations(const std::vector<uuid>&) override { return {}; }
+  std::optional<generation_row> find_generation(const uuid&, const uuid&) override { return std::nullopt; }
+  generation_page read_generations(const uuid&, const generation_query&) override { return {}; }
+  std::vector<uuid> users_with_generations_due(timestamp_us, size_t) override { return {}; }
 
 private:
   std::shared_ptr<sweep_log> log_;

@@ -141,6 +141,15 @@ public:
   void create_session(const session_row& session, const refresh_token_row& token);
   size_t delete_expired_auth(timestamp_us now);
 
+  // -- generations (simulated_generations.cpp) ---------------------------------
+
+  std::vector<generation_row> find_active_generations(const std::vector<uuid>& users);
+  std::optional<generation_row> find_generation(const uuid& user, const uuid& generation);
+  generation_page read_generations(const uuid& user, const generation_query& query);
+  std::vector<uuid> users_with_generations_due(timestamp_us due, size_t max);
+  /// Every stored generation (inspection), by id.
+  std::map<uuid, generation_row> generations() const;
+
 private:
   struct user_record {
     user_row row;
@@ -163,6 +172,9 @@ private:
   /// Validates the auth part of a batch (throws like commit); applied later.
   void check_auth_locked(const write_batch& batch) const;
   void apply_auth_locked(const write_batch& batch);
+  /// Generations: unique (user, idempotency key), known users (throws like commit).
+  void check_generations_locked(const write_batch& batch) const;
+  void apply_generations_locked(const write_batch& batch);
   bool user_exists_locked(const uuid& id, const write_batch* batch) const;
 
   mutable std::mutex mutex_;
@@ -196,6 +208,7 @@ private:
   std::map<std::string, refresh_token_row> refresh_tokens_;
   std::vector<outbox_row> outbox_;
   std::vector<audit_row> audit_;
+  std::map<uuid, generation_row> generations_;
   size_t identity_activations_ = 0;
   size_t session_reads_ = 0;
   size_t token_reads_ = 0;
@@ -252,6 +265,18 @@ public:
     db_->create_session(session, token);
   }
   size_t delete_expired_auth(timestamp_us now) override { return db_->delete_expired_auth(now); }
+  std::vector<generation_row> find_active_generations(const std::vector<uuid>& users) override {
+    return db_->find_active_generations(users);
+  }
+  std::optional<generation_row> find_generation(const uuid& user, const uuid& generation) override {
+    return db_->find_generation(user, generation);
+  }
+  generation_page read_generations(const uuid& user, const generation_query& query) override {
+    return db_->read_generations(user, query);
+  }
+  std::vector<uuid> users_with_generations_due(timestamp_us due, size_t max) override {
+    return db_->users_with_generations_due(due, max);
+  }
 
 private:
   std::shared_ptr<simulated_database> db_;
