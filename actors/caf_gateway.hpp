@@ -46,6 +46,15 @@ public:
   void me(const caller& who, reply<me_view> done) override;
   void logout(const caller& who, request_origin origin, reply<bool> done) override;
 
+  void create_tenant(const caller& who, std::string name, reply<tenant_view> done) override;
+  void get_tenant(const caller& who, const uuid& tenant, reply<tenant_view> done) override;
+  void add_member(const caller& who, const uuid& tenant, std::string email, std::string role,
+                  reply<tenant_view> done) override;
+  void activate_module(const caller& who, const uuid& tenant, std::string module,
+                       std::string subdomain, reply<tenant_view> done) override;
+  void deactivate_module(const caller& who, const uuid& tenant, reply<tenant_view> done) override;
+  void subdomain_status(const caller& who, std::string name, reply<subdomain_view> done) override;
+
   const store_health& health() const override { return health_; }
 
   /// From now on every call is answered shutting_down at once.

@@ -15,6 +15,7 @@
 #include "protocols/credits.hpp"
 #include "protocols/limits.hpp"
 #include "protocols/store_health.hpp"
+#include "protocols/tenants.hpp"
 
 namespace tally {
 
@@ -36,6 +37,8 @@ struct entity_context {
   store_health* health = nullptr;
   /// Login, session and rate-limit settings.
   auth_config auth;
+  /// Module catalog, reserved subdomains, trial length.
+  tenant_config tenants;
   /// The per-client-IP limiter shards (auth.ip_limiter_shards of them).
   std::vector<ip_limiter_actor> ip_limiters;
   wall_clock clock = now_us;

@@ -73,6 +73,7 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   self.context.writer = self.writer;
   self.context.health = &self.health;
   self.context.auth = config.auth;
+  self.context.tenants = config.tenants;
   self.context.clock = now_us;
   // Scheduled, not detached: a limiter never blocks, it only counts.
   for (size_t i = 0; i < std::max<size_t>(config.auth.ip_limiter_shards, 1); ++i)

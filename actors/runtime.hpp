@@ -12,6 +12,7 @@
 
 #include "protocols/auth.hpp"
 #include "protocols/limits.hpp"
+#include "protocols/tenants.hpp"
 
 namespace tally {
 
@@ -43,6 +44,8 @@ struct runtime_config {
   size_t reader_count = 2;
   /// Login, session and rate-limit settings (API.md "Auth").
   auth_config auth;
+  /// Module catalog, reserved subdomains, trial length (API.md "Tenants").
+  tenant_config tenants;
 };
 
 /// Opens one store connection; called on the writer's and readers' threads.

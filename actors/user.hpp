@@ -130,6 +130,10 @@ struct user_state {
   /// Held inline: an active user almost always holds one session, so a
   /// separate allocation would only add to it.
   session_cache sessions{sessions_cached_max};
+  /// The user's tenants with roles (/v1/auth/me): loaded from the store on
+  /// the first /me of an activation, then kept current by the tenants'
+  /// membership notices (user_memberships.cpp). Null: not loaded.
+  std::unique_ptr<std::vector<membership_view>> memberships;
 
   // -- lifecycle predicates (lifecycle.hpp) --------------------------------------
   bool retiring() const { return current == phase::retiring; }

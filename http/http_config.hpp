@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "protocols/tenants.hpp"
+
 namespace tally {
 
 struct http_config {
@@ -53,6 +55,9 @@ struct http_config {
   /// X-Forwarded-For entry instead of the socket. Only behind a proxy that
   /// sets the header itself: otherwise any client picks its own IP.
   bool trust_forwarded_for = false;
+
+  /// Module catalog and reserved subdomains (422 at the door).
+  tenant_config tenants;
 };
 
 } // namespace tally

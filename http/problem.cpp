@@ -52,9 +52,15 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
   {503, "OVERLOADED", "/problems/overloaded", "The service is overloaded; retry later", true},
   {503, "STORE_UNAVAILABLE", "/problems/store-unavailable",
    "The store is unavailable; retry later", true},
+  {403, "FORBIDDEN", "/problems/forbidden", "You may not do this", false},
+  {409, "ALREADY_MEMBER", "/problems/already-member", "The user is already a member", false},
+  {409, "MODULE_ALREADY_ACTIVE", "/problems/module-already-active",
+   "The tenant already has an active module", false},
+  {409, "SUBDOMAIN_TAKEN", "/problems/subdomain-taken", "The subdomain is taken", false},
+  {409, "INVALID_STATE", "/problems/invalid-state", "Not possible in the current state", false},
 }};
 
-static_assert(problem_table.back().code == "STORE_UNAVAILABLE",
+static_assert(problem_table.back().code == "INVALID_STATE",
               "problem_table must list every problem_code in enum order");
 
 } // namespace
@@ -86,6 +92,12 @@ problem_code problem_for(error_code code) {
     case error_code::refresh_token_reused: return problem_code::refresh_token_reused;
     case error_code::session_revoked: return problem_code::session_revoked;
     case error_code::rate_limited: return problem_code::rate_limited;
+    case error_code::forbidden: return problem_code::forbidden;
+    case error_code::tenant_not_found: return problem_code::not_found;
+    case error_code::already_member: return problem_code::already_member;
+    case error_code::module_already_active: return problem_code::module_already_active;
+    case error_code::subdomain_taken: return problem_code::subdomain_taken;
+    case error_code::invalid_state: return problem_code::invalid_state;
   }
   return problem_code::internal;
 }

@@ -71,10 +71,20 @@ enum class problem_code : uint8_t {
   overloaded,
   /// 503: the store is unreachable or slow; retry later (Retry-After).
   store_unavailable,
+  /// 403: the caller is not a member of the tenant, or its role may not do this.
+  forbidden,
+  /// 409: the user is already a member of the tenant.
+  already_member,
+  /// 409: the tenant already has an active module.
+  module_already_active,
+  /// 409: another tenant holds the subdomain.
+  subdomain_taken,
+  /// 409: the resource is not in a state that allows this.
+  invalid_state,
 };
 
 /// Number of problem_code enumerators (for tables and tests).
-inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::store_unavailable) + 1;
+inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::invalid_state) + 1;
 
 /// One row of the table.
 struct problem_info {

@@ -57,6 +57,9 @@ public:
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override;
   void create_session(const session_row& session, const refresh_token_row& token) override;
   size_t delete_expired_auth(timestamp_us now) override;
+  std::optional<tenant_snapshot> activate_tenant(const uuid& tenant) override;
+  uuid find_subdomain_holder(const std::string& name) override;
+  std::vector<membership_view> find_memberships(const uuid& user) override;
 
 private:
   struct session;  // the pqxx connection; defined in the .cpp to keep pqxx out of headers

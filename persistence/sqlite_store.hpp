@@ -66,6 +66,9 @@ public:
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override;
   void create_session(const session_row& session, const refresh_token_row& token) override;
   size_t delete_expired_auth(timestamp_us now) override;
+  std::optional<tenant_snapshot> activate_tenant(const uuid& tenant) override;
+  uuid find_subdomain_holder(const std::string& name) override;
+  std::vector<membership_view> find_memberships(const uuid& user) override;
 
 private:
   /// Finalizes cached statements and closes the connection.
@@ -106,6 +109,13 @@ private:
   void write_rows(const std::vector<refresh_token_row>& tokens);
   void write_rows(const std::vector<outbox_row>& messages);
   void write_rows(const std::vector<audit_row>& lines);
+  // Tenants: the row is fenced like identities; a subdomain hold is an
+  // insert (the primary key refuses a second holder) and a release deletes
+  // only this tenant's hold (otherwise the write is refused).
+  void write_rows(const std::vector<tenant_row>& tenants);
+  void write_rows(const std::vector<tenant_member_row>& members);
+  void write_rows(const std::vector<subdomain_write>& subdomains);
+  void write_rows(const std::vector<subscription_row>& subscriptions);
 
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;

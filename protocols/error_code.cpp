@@ -23,6 +23,12 @@ std::string to_string(error_code code) {
     case error_code::refresh_token_reused: return "refresh_token_reused";
     case error_code::session_revoked: return "session_revoked";
     case error_code::rate_limited: return "rate_limited";
+    case error_code::forbidden: return "forbidden";
+    case error_code::tenant_not_found: return "tenant_not_found";
+    case error_code::already_member: return "already_member";
+    case error_code::module_already_active: return "module_already_active";
+    case error_code::subdomain_taken: return "subdomain_taken";
+    case error_code::invalid_state: return "invalid_state";
   }
   return "unknown";
 }

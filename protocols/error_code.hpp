@@ -46,6 +46,18 @@ enum class error_code : uint8_t {
   session_revoked,
   /// A rate limit or a code back-off (429 + Retry-After).
   rate_limited,
+  /// The caller is not a member of the tenant, or its role may not do this (403).
+  forbidden,
+  /// No tenant with this id (404).
+  tenant_not_found,
+  /// The user is already a member of the tenant (409).
+  already_member,
+  /// The tenant already has an active module (409).
+  module_already_active,
+  /// Another tenant holds the subdomain (409).
+  subdomain_taken,
+  /// The entity is not in a state that allows this (409), e.g. no active module.
+  invalid_state,
 };
 
 /// Stable snake_case name, for logs and CAF's error rendering.
