@@ -33,11 +33,18 @@ timestamp_us live_since(const subdomain_state& st) {
   return st.context->clock() - micros(st.context->tenants.reservation_ttl);
 }
 
-/// Runs `then` once the holder of `name` is known (loaded on first use).
+bool reservation_lapsed(const subdomain_state& st) {
+  return !st.reserved_by.is_nil() && st.reserved_at < live_since(st);
+}
+
+/// Runs `then` once the holder of `name` is known: loaded on first use,
+/// and again when a reservation lapsed. Its tenant died between reserve and
+/// commit, or is slow: whether its hold committed only the store knows
+/// (assuming "free" would offer a name the store has given away).
 void ensure_loaded(subdomain_pointer self, const std::string& name, std::function<void()> then,
                    std::function<void(const failure&)> refuse) {
   auto& st = self->state;
-  if (st.current == phase::active) {
+  if (st.current == phase::active && !reservation_lapsed(st)) {
     // Keys are name hashes: a different name here would be a collision or a bug.
     TALLY_INVARIANT(st.subdomain == name, "one subdomain actor per name", to_string(st.id));
     then();
@@ -53,6 +60,7 @@ void ensure_loaded(subdomain_pointer self, const std::string& name, std::functio
         auto& st = self->state;
         st.subdomain = name;
         st.holder = found.holder;
+        st.reserved_by = uuid{};
         st.current = phase::active;
         then();
       },
