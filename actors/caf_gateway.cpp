@@ -30,6 +30,26 @@ reply<T> counting_rejections(prometheus::Counter* counter, reply<T> done) {
   }};
 }
 
+/// Runs `then(done)` once the caller's user actor confirmed the session is
+/// live: every tenant and subdomain call goes through here, so a logged-out
+/// access token is refused on these endpoints too. Entities other than the
+/// user do not hold sessions, hence this first hop.
+template <class T, class Then>
+void with_live_session(const registry_actor& registry, const caller& who, reply<T> done,
+                       Then then) {
+  reply<bool> checked(
+    [done, then = std::move(then)](outcome<bool> live) mutable {
+      if (live.ok()) return then(std::move(done));
+      auto why = live.error();
+      // The token's user does not exist: the token is no good (401).
+      if (why.code == error_code::user_not_found)
+        why = failure{error_code::unauthenticated, "the token's user does not exist", 0};
+      done(why);
+    },
+    failure{error_code::store_unavailable, "the request was not completed; retry", 1});
+  dispatch(registry, who.user, check_session_request{who.session}, std::move(checked));
+}
+
 prometheus::Counter* rejections(metrics* process_metrics, const char* route) {
   if (process_metrics == nullptr) return nullptr;
   return &process_metrics->rate_limit_rejections.Add({{"route", route}});
@@ -151,6 +171,75 @@ void caf_gateway::list_generations(const caller& who, generation_query query, re
 void caf_gateway::cancel_generation(const caller& who, uuid generation, reply<generation_row> done) {
   if (closed()) return done(shutting_down());
   dispatch(registry_, who.user, cancel_generation_request{who.session, generation}, std::move(done));
+}
+
+// -- tenants ---------------------------------------------------------------------
+
+void caf_gateway::create_tenant(const caller& who, std::string name, reply<tenant_view> done) {
+  if (closed()) return done(shutting_down());
+  with_live_session(registry_, who, std::move(done),
+                    [registry = registry_, user = who.user, name = std::move(name)](auto done) {
+                      dispatch(registry, random_uuid(), create_tenant_request{user, name},
+                               std::move(done));
+                    });
+}
+
+void caf_gateway::get_tenant(const caller& who, const uuid& tenant, reply<tenant_view> done) {
+  if (closed()) return done(shutting_down());
+  with_live_session(registry_, who, std::move(done),
+                    [registry = registry_, user = who.user, tenant](auto done) {
+                      dispatch(registry, tenant, get_tenant_request{user}, std::move(done));
+                    });
+}
+
+void caf_gateway::add_member(const caller& who, const uuid& tenant, std::string email,
+                             std::string role, reply<tenant_view> done) {
+  if (closed()) return done(shutting_down());
+  // The email's identity names its user (nil: none); the tenant decides,
+  // access first, so a non-member learns nothing about the email.
+  with_live_session(
+    registry_, who, std::move(done),
+    [registry = registry_, user = who.user, tenant, email = std::move(email),
+     role = std::move(role)](reply<tenant_view> done) {
+      reply<user_lookup> found(
+        [registry, user, tenant, role, done](outcome<user_lookup> lookup) {
+          if (!lookup.ok()) return done(lookup.error());
+          dispatch(registry, tenant, add_member_request{user, lookup.value().user, role}, done);
+        },
+        failure{error_code::store_unavailable, "the request was not completed; retry", 1});
+      dispatch(registry, identity_id(identity_kind::email, email), find_user_request{email},
+               std::move(found));
+    });
+}
+
+void caf_gateway::activate_module(const caller& who, const uuid& tenant, std::string module,
+                                  std::string subdomain, reply<tenant_view> done) {
+  if (closed()) return done(shutting_down());
+  with_live_session(registry_, who, std::move(done),
+                    [registry = registry_, user = who.user, tenant, module = std::move(module),
+                     subdomain = std::move(subdomain)](auto done) {
+                      dispatch(registry, tenant, activate_module_request{user, module, subdomain},
+                               std::move(done));
+                    });
+}
+
+void caf_gateway::deactivate_module(const caller& who, const uuid& tenant,
+                                    reply<tenant_view> done) {
+  if (closed()) return done(shutting_down());
+  with_live_session(registry_, who, std::move(done),
+                    [registry = registry_, user = who.user, tenant](auto done) {
+                      dispatch(registry, tenant, deactivate_module_request{user}, std::move(done));
+                    });
+}
+
+void caf_gateway::subdomain_status(const caller& who, std::string name,
+                                   reply<subdomain_view> done) {
+  if (closed()) return done(shutting_down());
+  with_live_session(registry_, who, std::move(done),
+                    [registry = registry_, name = std::move(name)](auto done) {
+                      dispatch(registry, subdomain_key(name), subdomain_status_request{name},
+                               std::move(done));
+                    });
 }
 
 } // namespace tally

@@ -52,6 +52,15 @@ public:
   void list_generations(const caller& who, generation_query query, reply<generation_page> done) override;
   void cancel_generation(const caller& who, uuid generation, reply<generation_row> done) override;
 
+  void create_tenant(const caller& who, std::string name, reply<tenant_view> done) override;
+  void get_tenant(const caller& who, const uuid& tenant, reply<tenant_view> done) override;
+  void add_member(const caller& who, const uuid& tenant, std::string email, std::string role,
+                  reply<tenant_view> done) override;
+  void activate_module(const caller& who, const uuid& tenant, std::string module,
+                       std::string subdomain, reply<tenant_view> done) override;
+  void deactivate_module(const caller& who, const uuid& tenant, reply<tenant_view> done) override;
+  void subdomain_status(const caller& who, std::string name, reply<subdomain_view> done) override;
+
   const store_health& health() const override { return health_; }
 
   /// Sends every anonymous auth command (login requests and verifies,

@@ -16,6 +16,7 @@
 #include "protocols/generation_provider.hpp"
 #include "protocols/limits.hpp"
 #include "protocols/store_health.hpp"
+#include "protocols/tenants.hpp"
 
 namespace tally {
 
@@ -43,6 +44,8 @@ struct entity_context {
   /// Audit rows of failed logins, node-wide (audit_budget.hpp); nullptr:
   /// every failure is written.
   audit_budget* login_failure_audits = nullptr;
+  /// Module catalog, reserved subdomains, trial length.
+  tenant_config tenants;
   wall_clock clock = now_us;
   /// Ids of users created by a login and of sessions: random_uuid() in
   /// production; the simulation draws them from its seed, so that a seed

@@ -13,6 +13,8 @@
 
 #include "actors/entity_table.hpp"
 #include "actors/identity.hpp"
+#include "actors/subdomain.hpp"
+#include "actors/tenant.hpp"
 #include "actors/user.hpp"
 #include "protocols/caf_types.hpp"
 
@@ -32,6 +34,8 @@ struct kind_traits;
 
 TALLY_ENTITY_KIND(user, user_behavior)
 TALLY_ENTITY_KIND(identity, identity_behavior)
+TALLY_ENTITY_KIND(tenant, tenant_behavior)
+TALLY_ENTITY_KIND(subdomain, subdomain_behavior)
 
 #undef TALLY_ENTITY_KIND
 

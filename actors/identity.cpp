@@ -466,6 +466,13 @@ void handle(identity_pointer self, verify_code_request& cmd, grant_reply done) {
       fail_to(done));
 }
 
+void handle(identity_pointer self, find_user_request& cmd, reply<user_lookup> done) {
+  if (admit(self, done))
+    ensure_active(
+      self, identity_kind::email, cmd.email,
+      [self, done] { done(user_lookup{self->state.row.user_id}); }, fail_to(done));
+}
+
 } // namespace
 
 identity_actor::behavior_type identity_behavior(identity_pointer self, uuid id, uint64_t activation,

@@ -9,12 +9,14 @@
 //   idle_now()        active with nothing pending: it may be passivated;
 //   can_retire_now()  no store answer can still come back to it.
 #include <cstdint>
+#include <string_view>
 #include <utility>
 
 #include "caf/send.hpp"
 
 #include "protocols/caf_types.hpp"
 #include "protocols/invariant.hpp"
+#include "protocols/log.hpp"
 
 namespace tally {
 
@@ -95,6 +97,47 @@ void handle_command(Self self, entity_command& command, completion& done, Handle
 template <class T>
 auto fail_to(reply<T> done) {
   return [done](const failure& why) { done(why); };
+}
+
+/// The writer committed every write up to `token` of an entity whose
+/// pending writes carry `on_commit` callbacks (identity_write, tenant_write).
+template <class Self>
+void deliver_committed(Self self, uint64_t token) {
+  auto& st = self->state;
+  if (st.retiring()) return;
+  for (auto& pending : st.writes.take_committed(token, st.id)) pending.on_commit();
+}
+
+/// A write failed for good: logged (`id_field` names the entity's id in
+/// the log line), then `retire(self)` fails what is owed and hands the
+/// actor back to the registry.
+template <class Self, class Retire>
+void retire_after_failed_write(Self self, uint64_t token, const char* message,
+                               std::string_view id_field, Retire retire) {
+  auto& st = self->state;
+  if (st.retiring()) return;
+  log_event(log_level::warn, message,
+            {{id_field, std::string_view(to_string(st.id))}, {"token", static_cast<int64_t>(token)}});
+  retire(self);
+}
+
+/// The behaviour every entity kind returns: its commands (of `Commands`,
+/// its alternative of entity_command) to `handle(command, reply)`, the
+/// writer's reports to `on_committed(token)` / `on_write_failed(token)`,
+/// and the registry's handshake.
+template <class Commands, class Self, class Handle, class OnCommitted, class OnWriteFailed>
+entity_actor::behavior_type entity_handlers(Self self, Handle handle, OnCommitted on_committed,
+                                            OnWriteFailed on_write_failed) {
+  return {
+    [self, handle](entity_command& command, completion& done) {
+      handle_command<Commands>(self, command, done, handle);
+    },
+    [on_committed](committed_atom, uint64_t token) { on_committed(token); },
+    [on_write_failed](write_failed_atom, uint64_t token) { on_write_failed(token); },
+    [self](idle_query_atom) { answer_idle_query(self); },
+    [self](sync_atom) { answer_sync(self); },
+    [self](passivate_atom) { self->quit(); },
+  };
 }
 
 /// drain: everything the registry forwarded before this sync is handled.

@@ -113,6 +113,7 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   self.context.writer = self.writer;
   self.context.health = &self.health;
   self.context.auth = config.auth;
+  self.context.tenants = config.tenants;
   self.context.clock = now_us;
   self.context.login_failure_audits = &self.login_failure_audits;
   self.limiters = spawn_anonymous_limiters(system, config.auth);

@@ -14,6 +14,7 @@
 #include "protocols/generation_provider.hpp"
 #include "protocols/generations.hpp"
 #include "protocols/limits.hpp"
+#include "protocols/tenants.hpp"
 
 namespace tally {
 
@@ -54,6 +55,8 @@ struct runtime_config {
   /// Null: every create is refused with PROVIDER_UNAVAILABLE.
   std::shared_ptr<generation_provider> provider;
   provider_config provider_settings;
+  /// Module catalog, reserved subdomains, trial length (API.md "Tenants").
+  tenant_config tenants;
 };
 
 /// Opens one store connection; called on the writer's and readers' threads.

@@ -502,6 +502,16 @@ void handle(user_pointer self, expire_generations_request&, logout_reply done) {
   expire_generations(self, std::move(done));
 }
 
+void handle(user_pointer self, check_session_request& cmd, reply<bool> done) {
+  with_session(
+    self, cmd.session, [done](session_entry&) { done(true); }, fail_to(done));
+}
+
+void handle(user_pointer self, membership_changed_request& cmd, reply<bool> done) {
+  note_membership(self, cmd.membership);
+  done(true);
+}
+
 } // namespace
 
 user_actor::behavior_type user_behavior(user_pointer self, uuid id, uint64_t activation,

@@ -168,6 +168,10 @@ struct user_state {
   /// The breaker's admission of the create being applied right now
   /// (between the decision and its records, in one handler).
   provider_admission admitting;
+  /// The user's tenants with roles (/v1/auth/me): loaded from the store on
+  /// the first /me of an activation, then kept current by the tenants'
+  /// membership notices (user_memberships.cpp). Null: not loaded.
+  std::unique_ptr<std::vector<membership_view>> memberships;
 
   // -- lifecycle predicates (lifecycle.hpp) --------------------------------------
   bool retiring() const { return current == phase::retiring; }

@@ -414,7 +414,7 @@ void logout(user_pointer self, const uuid& session, const request_origin& origin
 void me(user_pointer self, const uuid& session, me_reply done) {
   with_session(
     self, session,
-    [self, done](session_entry&) { done(me_view{view_of(self->state), {}}); },
+    [self, done](session_entry&) { answer_me(self, done); },
     fail_to(done));
 }
 

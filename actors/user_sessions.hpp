@@ -45,6 +45,14 @@ void logout(user_pointer self, const uuid& session, const request_origin& origin
             logout_reply done);
 void me(user_pointer self, const uuid& session, me_reply done);
 
+// -- memberships (defined in user_memberships.cpp) ------------------------------------
+
+/// Answers /v1/auth/me (the session is checked): the user and its tenants.
+void answer_me(user_pointer self, me_reply done);
+
+/// A tenant committed this membership: kept if the list is loaded.
+void note_membership(user_pointer self, const membership_view& membership);
+
 /// Retirement: answers every command still waiting for a session load
 /// and drops the sessions (they are reloaded from the store).
 void drop_sessions(user_pointer self);

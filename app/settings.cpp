@@ -95,11 +95,25 @@ settings_result load_settings(int argc, char** argv) {
   int64_t rate_code_verify_per_ip = auth.code_verify_per_ip.count;
   int64_t rate_refresh_per_ip = auth.refresh_per_ip.count;
   int64_t rate_audit_login_failures = auth.audit_login_failures.count;
+  // Tenants (API.md "Tenants and modules").
+  auto& tenants = s.runtime.tenants;
+  std::string tenant_modules = "shop,crm,booking";
+  std::string reserved_subdomains = "www,api,admin,app,mail";
+  int64_t trial_days = tenants.trial_length.count() / 24;
+  int64_t reservation_ttl_ms = tenants.reservation_ttl.count();
 
   // Options visible everywhere: flag name == config-file key == TALLY_<NAME>.
   po::options_description options("Options (flags; config file keys; TALLY_<NAME> variables)");
   options.add_options()
     ("help,h", "print this help")
+    ("tenant-modules", po::value(&tenant_modules)->default_value(tenant_modules),
+     "comma-separated module catalog for tenants")
+    ("reserved-subdomains", po::value(&reserved_subdomains)->default_value(reserved_subdomains),
+     "comma-separated subdomains no tenant may take")
+    ("trial-days", po::value(&trial_days)->default_value(trial_days),
+     "length of the trial a module activation starts")
+    ("subdomain-reservation-ttl-ms", po::value(&reservation_ttl_ms)->default_value(reservation_ttl_ms),
+     "a subdomain reservation not committed within this is given up")
     ("config", po::value(&config_file), "config file with `name = value` lines")
     ("http-host", po::value(&s.http.host)->default_value(s.http.host), "listen address")
     ("http-port", po::value(&http_port)->default_value(http_port), "listen port (0 = any free port)")
@@ -341,6 +355,15 @@ settings_result load_settings(int argc, char** argv) {
   auth.code_verify_per_ip.count = rate_code_verify_per_ip;
   auth.refresh_per_ip.count = rate_refresh_per_ip;
   auth.audit_login_failures.count = rate_audit_login_failures;
+  tenants.modules = split_origins(tenant_modules);
+  tenants.reserved_subdomains = split_origins(reserved_subdomains);
+  if (tenants.modules.empty() || trial_days <= 0 || reservation_ttl_ms <= 0) {
+    result.error = "tenant-modules must name a module; trial-days and subdomain-reservation-ttl-ms must be > 0";
+    return result;
+  }
+  tenants.trial_length = std::chrono::hours(24 * trial_days);
+  tenants.reservation_ttl = std::chrono::milliseconds(reservation_ttl_ms);
+  s.http.tenants = tenants;
   result.value = std::move(s);
   return result;
 }

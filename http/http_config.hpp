@@ -9,6 +9,8 @@
 
 #include "protocols/generations.hpp"
 
+#include "protocols/tenants.hpp"
+
 namespace tally {
 
 struct http_config {
@@ -73,6 +75,9 @@ struct http_config {
 
   /// The models POST /v1/generations accepts and GET /v1/models lists.
   generation_catalog catalog = default_generation_catalog();
+
+  /// Module catalog and reserved subdomains (422 at the door).
+  tenant_config tenants;
 };
 
 } // namespace tally

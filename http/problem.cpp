@@ -57,9 +57,14 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
    "Too many generations are pending or processing", false},
   {503, "PROVIDER_UNAVAILABLE", "/problems/provider-unavailable",
    "The generation provider is unavailable; retry later", true},
+  {403, "FORBIDDEN", "/problems/forbidden", "You may not do this", false},
+  {409, "ALREADY_MEMBER", "/problems/already-member", "The user is already a member", false},
+  {409, "MODULE_ALREADY_ACTIVE", "/problems/module-already-active",
+   "The tenant already has an active module", false},
+  {409, "SUBDOMAIN_TAKEN", "/problems/subdomain-taken", "The subdomain is taken", false},
 }};
 
-static_assert(problem_table.back().code == "PROVIDER_UNAVAILABLE",
+static_assert(problem_table.back().code == "SUBDOMAIN_TAKEN",
               "problem_table must list every problem_code in enum order");
 
 } // namespace
@@ -95,6 +100,11 @@ problem_code problem_for(error_code code) {
     case error_code::invalid_state: return problem_code::invalid_state;
     case error_code::max_active_generations: return problem_code::max_active_generations;
     case error_code::provider_unavailable: return problem_code::provider_unavailable;
+    case error_code::forbidden: return problem_code::forbidden;
+    case error_code::tenant_not_found: return problem_code::not_found;
+    case error_code::already_member: return problem_code::already_member;
+    case error_code::module_already_active: return problem_code::module_already_active;
+    case error_code::subdomain_taken: return problem_code::subdomain_taken;
   }
   return problem_code::internal;
 }

@@ -77,10 +77,18 @@ enum class problem_code : uint8_t {
   max_active_generations,
   /// 503: the generation provider's circuit is open; retry later (Retry-After).
   provider_unavailable,
+  /// 403: the caller is not a member of the tenant, or its role may not do this.
+  forbidden,
+  /// 409: the user is already a member of the tenant.
+  already_member,
+  /// 409: the tenant already has an active module.
+  module_already_active,
+  /// 409: another tenant holds the subdomain.
+  subdomain_taken,
 };
 
 /// Number of problem_code enumerators (for tables and tests).
-inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::provider_unavailable) + 1;
+inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::subdomain_taken) + 1;
 
 /// One row of the table.
 struct problem_info {

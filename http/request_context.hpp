@@ -60,6 +60,8 @@ struct request_context {
   std::optional<tally::caller> caller;
   /// The {user_id} path parameter, parsed.
   std::optional<uuid> path_user;
+  /// The {tenant_id} path parameter, parsed.
+  std::optional<uuid> path_tenant;
   /// The body of a body_kind::json endpoint (a JSON object).
   nlohmann::json body;
   /// The unquoted Idempotency-Key of an idempotent endpoint.

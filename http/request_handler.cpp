@@ -125,6 +125,14 @@ void request_handler::run_pipeline(const std::shared_ptr<request_context>& conte
     }
   }
 
+  if (auto tenant_id = ctx.match.param("tenant_id"); !tenant_id.empty()) {
+    ctx.path_tenant = parse_uuid(tenant_id);
+    if (!ctx.path_tenant) {
+      ctx.answer_problem(problem_code::invalid_id, "tenant_id must be a UUID");
+      return;
+    }
+  }
+
   if (endpoint.body == body_kind::json) {
     // 5. Content-Type.
     if (!is_json_content_type(req[http::field::content_type])) {

@@ -5,6 +5,7 @@
 #include "http/generation_routes.hpp"
 #include "http/ops_routes.hpp"
 #include "http/web_routes.hpp"
+#include "http/tenant_routes.hpp"
 
 namespace tally {
 
@@ -66,6 +67,22 @@ router make_api_router() {
   table.add("/v1/generations/{generation_id}/cancel",
             {verb::post, "cancel_generation", auth_kind::user, body_kind::none,
              idempotency_kind::none, cancel_generation});
+  // Tenants and modules (API.md). Deactivate reads no body.
+  table.add("/v1/tenants", {verb::post, "create_tenant", auth_kind::user, body_kind::json,
+                            idempotency_kind::none, create_tenant});
+  table.add("/v1/tenants/{tenant_id}", {verb::get, "get_tenant", auth_kind::user, body_kind::none,
+                                        idempotency_kind::none, get_tenant});
+  table.add("/v1/tenants/{tenant_id}/members",
+            {verb::post, "add_tenant_member", auth_kind::user, body_kind::json,
+             idempotency_kind::none, add_tenant_member});
+  table.add("/v1/tenants/{tenant_id}/modules/activate",
+            {verb::post, "activate_module", auth_kind::user, body_kind::json,
+             idempotency_kind::none, activate_module});
+  table.add("/v1/tenants/{tenant_id}/modules/deactivate",
+            {verb::post, "deactivate_module", auth_kind::user, body_kind::none,
+             idempotency_kind::none, deactivate_module});
+  table.add("/v1/subdomains/{name}", {verb::get, "get_subdomain", auth_kind::user, body_kind::none,
+                                      idempotency_kind::none, get_subdomain});
   return table;
 }
 

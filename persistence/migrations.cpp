@@ -250,6 +250,86 @@ CREATE INDEX audit_log_created_at ON audit_log (created_at);
 CREATE INDEX audit_log_user_id ON audit_log (user_id, created_at);
 )sql";
 
+// Version 3: tenants and modules (API.md "Tenants and modules"). The
+// actors keep one module per tenant and one tenant per subdomain; these
+// constraints are the second guard: subdomains.name is the primary key (a
+// second holder's insert fails), a tenant holds at most one name, and at
+// most one subscription per tenant is not cancelled. tenant_members is
+// read by user (GET /v1/auth/me loads a user's tenants once per activation).
+constexpr const char* sqlite_v3 = R"sql(
+CREATE TABLE tenants (
+  id            TEXT    PRIMARY KEY,
+  name          TEXT    NOT NULL,
+  owner_id      TEXT    NOT NULL,
+  active_module TEXT,
+  subdomain     TEXT,
+  owner_epoch   INTEGER NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE TABLE tenant_members (
+  tenant_id  TEXT    NOT NULL,
+  user_id    TEXT    NOT NULL,
+  role       TEXT    NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, user_id)
+);
+CREATE INDEX tenant_members_user_id ON tenant_members (user_id);
+CREATE TABLE subdomains (
+  name       TEXT    PRIMARY KEY,
+  tenant_id  TEXT    NOT NULL UNIQUE,
+  held_since INTEGER NOT NULL
+);
+CREATE TABLE subscriptions (
+  id            TEXT    PRIMARY KEY,
+  tenant_id     TEXT    NOT NULL,
+  module        TEXT    NOT NULL,
+  plan          TEXT    NOT NULL,
+  status        TEXT    NOT NULL CHECK (status IN ('trialing', 'cancelled')),
+  trial_ends_at INTEGER NOT NULL,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+CREATE INDEX subscriptions_tenant_id ON subscriptions (tenant_id, created_at);
+CREATE UNIQUE INDEX subscriptions_one_live ON subscriptions (tenant_id) WHERE status <> 'cancelled';
+)sql";
+
+constexpr const char* postgres_v3 = R"sql(
+CREATE TABLE tenants (
+  id            uuid        PRIMARY KEY,
+  name          text        NOT NULL,
+  owner_id      uuid        NOT NULL,
+  active_module text,
+  subdomain     text,
+  owner_epoch   bigint      NOT NULL,
+  created_at    timestamptz NOT NULL
+);
+CREATE TABLE tenant_members (
+  tenant_id  uuid        NOT NULL,
+  user_id    uuid        NOT NULL,
+  role       text        NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+  created_at timestamptz NOT NULL,
+  PRIMARY KEY (tenant_id, user_id)
+);
+CREATE INDEX tenant_members_user_id ON tenant_members (user_id);
+CREATE TABLE subdomains (
+  name       text        PRIMARY KEY,
+  tenant_id  uuid        NOT NULL UNIQUE,
+  held_since timestamptz NOT NULL
+);
+CREATE TABLE subscriptions (
+  id            uuid        PRIMARY KEY,
+  tenant_id     uuid        NOT NULL,
+  module        text        NOT NULL,
+  plan          text        NOT NULL,
+  status        text        NOT NULL CHECK (status IN ('trialing', 'cancelled')),
+  trial_ends_at timestamptz NOT NULL,
+  created_at    timestamptz NOT NULL,
+  updated_at    timestamptz NOT NULL
+);
+CREATE INDEX subscriptions_tenant_id ON subscriptions (tenant_id, created_at);
+CREATE UNIQUE INDEX subscriptions_one_live ON subscriptions (tenant_id) WHERE status <> 'cancelled';
+)sql";
+
 } // namespace
 
 const char* schema_version_table_sql(sql_dialect dialect) {
@@ -261,10 +341,10 @@ const char* schema_version_table_sql(sql_dialect dialect) {
 }
 
 const std::vector<migration>& migrations_for(sql_dialect dialect) {
-  static const std::vector<migration> sqlite_steps{{1, sqlite_v1}, {2, sqlite_v2},
-                                                   {3, generation_schema::sqlite}};
-  static const std::vector<migration> postgres_steps{{1, postgres_v1}, {2, postgres_v2},
-                                                     {3, generation_schema::postgres}};
+  static const std::vector<migration> sqlite_steps{
+    {1, sqlite_v1}, {2, sqlite_v2}, {3, generation_schema::sqlite}, {4, sqlite_v3}};
+  static const std::vector<migration> postgres_steps{
+    {1, postgres_v1}, {2, postgres_v2}, {3, generation_schema::postgres}, {4, postgres_v3}};
   return dialect == sql_dialect::sqlite ? sqlite_steps : postgres_steps;
 }
 

@@ -634,6 +634,12 @@ generation_row generation_from(const pqxx::row& row) {
                         row[12].as<int64_t>()};
 }
 
+// Tenants (defined at the end of this file, with the tenant reads).
+void write_rows(pqxx::work& tx, const std::vector<tenant_row>& rows);
+void write_rows(pqxx::work& tx, const std::vector<tenant_member_row>& rows);
+void write_rows(pqxx::work& tx, const std::vector<subdomain_write>& rows);
+void write_rows(pqxx::work& tx, const std::vector<subscription_row>& rows);
+
 /// A nullable uuid column: NULL reads as the nil uuid.
 uuid uuid_or_nil_from(const pqxx::field& field) {
   return field.is_null() ? uuid{} : uuid_from(field);
@@ -1144,6 +1150,133 @@ std::vector<uuid> postgres_store::users_with_generations_due(timestamp_us due, s
     return users;
   } catch (...) {
     fail("users_with_generations_due");
+  }
+}
+
+// -- tenants ---------------------------------------------------------------------
+//
+// Few rows per batch (activations are rare next to charges): one statement
+// per row, in order, so a subdomain released and held again in one batch
+// keeps its order and a refused row names itself.
+
+namespace {
+
+void write_rows(pqxx::work& tx, const std::vector<tenant_row>& rows) {
+  for (const auto& tenant : rows) {
+    // A new tenant is inserted; later writes apply only at its owner epoch.
+    auto applied = tx.exec_params(
+      "INSERT INTO tenants (id, name, owner_id, active_module, subdomain, owner_epoch, created_at)"
+      " VALUES ($1::uuid, $2, $3::uuid, NULLIF($4, ''), NULLIF($5, ''), $6, " + from_us("$7") + ")"
+      " ON CONFLICT (id) DO UPDATE SET name = excluded.name, active_module = excluded.active_module,"
+      " subdomain = excluded.subdomain WHERE tenants.owner_epoch = excluded.owner_epoch",
+      to_string(tenant.id), tenant.name, to_string(tenant.owner_id), tenant.active_module,
+      tenant.subdomain, tenant.owner_epoch, tenant.created_at);
+    if (applied.affected_rows() == 0)
+      throw store_error(store_fault::fenced, "postgres: tenant " + to_string(tenant.id) +
+                                               " is not at owner epoch " + std::to_string(tenant.owner_epoch));
+  }
+}
+
+void write_rows(pqxx::work& tx, const std::vector<tenant_member_row>& rows) {
+  for (const auto& member : rows)
+    tx.exec_params("INSERT INTO tenant_members (tenant_id, user_id, role, created_at)"
+                   " VALUES ($1::uuid, $2::uuid, $3, " + from_us("$4") + ")",
+                   to_string(member.tenant_id), to_string(member.user_id), member.role, member.created_at);
+}
+
+void write_rows(pqxx::work& tx, const std::vector<subdomain_write>& rows) {
+  for (const auto& subdomain : rows) {
+    if (subdomain.held) {
+      tx.exec_params("INSERT INTO subdomains (name, tenant_id, held_since) VALUES ($1, $2::uuid, " +
+                       from_us("$3") + ")",
+                     subdomain.name, to_string(subdomain.tenant_id), subdomain.at);
+      continue;
+    }
+    auto deleted = tx.exec_params("DELETE FROM subdomains WHERE name = $1 AND tenant_id = $2::uuid",
+                                  subdomain.name, to_string(subdomain.tenant_id));
+    if (deleted.affected_rows() == 0)
+      throw store_error(store_fault::permanent, "postgres: subdomain " + subdomain.name +
+                                                  " is not held by tenant " + to_string(subdomain.tenant_id));
+  }
+}
+
+void write_rows(pqxx::work& tx, const std::vector<subscription_row>& rows) {
+  for (const auto& row : rows)
+    tx.exec_params(
+      "INSERT INTO subscriptions (id, tenant_id, module, plan, status, trial_ends_at, created_at, updated_at)"
+      " VALUES ($1::uuid, $2::uuid, $3, $4, $5, " + from_us("$6") + ", " + from_us("$7") + ", " +
+        from_us("$8") + ") ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+      " updated_at = excluded.updated_at",
+      to_string(row.id), to_string(row.tenant_id), row.module, row.plan, row.status, row.trial_ends_at,
+      row.created_at, row.updated_at);
+}
+
+} // namespace
+
+std::optional<tenant_snapshot> postgres_store::activate_tenant(const uuid& tenant) {
+  try {
+    auto id = to_string(tenant);
+    pqxx::work tx(connected().connection);
+    auto bumped = tx.exec_params(
+      "UPDATE tenants SET owner_epoch = owner_epoch + 1 WHERE id = $1::uuid RETURNING name, owner_id,"
+      " COALESCE(active_module, ''), COALESCE(subdomain, ''), owner_epoch, " + to_us("created_at"),
+      id);
+    if (bumped.empty()) {
+      tx.commit();
+      return std::nullopt;
+    }
+    tenant_snapshot snapshot;
+    const auto& row = bumped[0];
+    snapshot.tenant = tenant_row{tenant,                   row[0].as<std::string>(), uuid_from(row[1]),
+                                 row[2].as<std::string>(), row[3].as<std::string>(), row[4].as<int64_t>(),
+                                 row[5].as<int64_t>()};
+    auto members = tx.exec_params("SELECT user_id, role, " + to_us("created_at") +
+                                    " FROM tenant_members WHERE tenant_id = $1::uuid ORDER BY created_at",
+                                  id);
+    for (const auto& member : members)
+      snapshot.members.push_back(
+        tenant_member_row{tenant, uuid_from(member[0]), member[1].as<std::string>(), member[2].as<int64_t>()});
+    auto newest = tx.exec_params("SELECT id, module, plan, status, " + to_us("trial_ends_at") + ", " +
+                                   to_us("created_at") + ", " + to_us("updated_at") +
+                                   " FROM subscriptions WHERE tenant_id = $1::uuid ORDER BY created_at DESC LIMIT 1",
+                                 id);
+    if (!newest.empty()) {
+      const auto& s = newest[0];
+      snapshot.subscription = subscription_row{uuid_from(s[0]),       tenant,
+                                               s[1].as<std::string>(), s[2].as<std::string>(),
+                                               s[3].as<std::string>(), s[4].as<int64_t>(),
+                                               s[5].as<int64_t>(),     s[6].as<int64_t>()};
+    }
+    tx.commit();
+    return snapshot;
+  } catch (...) {
+    fail("activate_tenant");
+  }
+}
+
+uuid postgres_store::find_subdomain_holder(const std::string& name) {
+  try {
+    pqxx::nontransaction tx(connected().connection);
+    auto rows = tx.exec_params("SELECT tenant_id FROM subdomains WHERE name = $1", name);
+    return rows.empty() ? uuid{} : uuid_from(rows[0][0]);
+  } catch (...) {
+    fail("find_subdomain_holder");
+  }
+}
+
+std::vector<membership_view> postgres_store::find_memberships(const uuid& user) {
+  try {
+    pqxx::nontransaction tx(connected().connection);
+    auto rows = tx.exec_params(
+      "SELECT t.id, t.name, m.role FROM tenant_members AS m JOIN tenants AS t ON t.id = m.tenant_id"
+      " WHERE m.user_id = $1::uuid ORDER BY m.created_at, t.id",
+      to_string(user));
+    std::vector<membership_view> found;
+    for (const auto& row : rows)
+      found.push_back(membership_view{uuid_from(row[0]), row[1].as<std::string>(), row[2].as<std::string>()});
+    return found;
+  } catch (...) {
+    fail("find_memberships");
   }
 }
 

@@ -62,6 +62,9 @@ public:
   std::optional<generation_row> find_generation(const uuid& user, const uuid& generation) override;
   generation_page read_generations(const uuid& user, const generation_query& query) override;
   std::vector<uuid> users_with_generations_due(timestamp_us due, size_t max) override;
+  std::optional<tenant_snapshot> activate_tenant(const uuid& tenant) override;
+  uuid find_subdomain_holder(const std::string& name) override;
+  std::vector<membership_view> find_memberships(const uuid& user) override;
 
 private:
   struct session;  // the pqxx connection; defined in the .cpp to keep pqxx out of headers

@@ -287,6 +287,27 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
       else
         done(std::move(page));
     },
+    [self](load_tenant_atom, const uuid& id) -> caf::result<tenant_lookup> {
+      tenant_lookup found;
+      if (auto err = guarded(self, "activate tenant",
+                             [&](store& db) { found.tenant = db.activate_tenant(id); }))
+        return err;
+      return found;
+    },
+    [self](load_subdomain_atom, const std::string& name) -> caf::result<subdomain_lookup> {
+      subdomain_lookup found;
+      if (auto err = guarded(self, "subdomain lookup",
+                             [&](store& db) { found.holder = db.find_subdomain_holder(name); }))
+        return err;
+      return found;
+    },
+    [self](find_memberships_atom, const uuid& user) -> caf::result<membership_list> {
+      membership_list found;
+      if (auto err = guarded(self, "memberships lookup",
+                             [&](store& db) { found.tenants = db.find_memberships(user); }))
+        return err;
+      return found;
+    },
     [self](flush_atom) {
       auto& st = self->state;
       st.flush_outstanding = false;

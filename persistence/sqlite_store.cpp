@@ -933,4 +933,130 @@ std::vector<uuid> sqlite_store::users_with_generations_due(timestamp_us due, siz
   });
 }
 
+// -- tenants ---------------------------------------------------------------------
+
+void sqlite_store::write_rows(const std::vector<tenant_row>& tenants) {
+  for (const auto& tenant : tenants) {
+    // A new tenant is inserted; later writes apply only at its owner epoch.
+    statement_use use(db_, statement(
+      "INSERT INTO tenants (id, name, owner_id, active_module, subdomain, owner_epoch, created_at)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET"
+      " name = excluded.name, active_module = excluded.active_module, subdomain = excluded.subdomain"
+      " WHERE tenants.owner_epoch = excluded.owner_epoch"));
+    use.bind(1, tenant.id)
+      .bind(2, tenant.name)
+      .bind(3, tenant.owner_id)
+      .bind_or_null(4, tenant.active_module)
+      .bind_or_null(5, tenant.subdomain)
+      .bind(6, tenant.owner_epoch)
+      .bind(7, tenant.created_at);
+    use.run();
+    if (sqlite3_changes(db_) == 0)
+      throw store_error(store_fault::fenced, "sqlite: tenant " + to_string(tenant.id) +
+                                               " is not at owner epoch " + std::to_string(tenant.owner_epoch));
+  }
+}
+
+void sqlite_store::write_rows(const std::vector<tenant_member_row>& members) {
+  for (const auto& member : members) {
+    statement_use use(db_, statement(
+      "INSERT INTO tenant_members (tenant_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)"));
+    use.bind(1, member.tenant_id).bind(2, member.user_id).bind(3, member.role).bind(4, member.created_at);
+    use.run();
+  }
+}
+
+void sqlite_store::write_rows(const std::vector<subdomain_write>& subdomains) {
+  for (const auto& subdomain : subdomains) {
+    if (subdomain.held) {
+      statement_use use(db_, statement(
+        "INSERT INTO subdomains (name, tenant_id, held_since) VALUES (?1, ?2, ?3)"));
+      use.bind(1, subdomain.name).bind(2, subdomain.tenant_id).bind(3, subdomain.at);
+      use.run();
+      continue;
+    }
+    statement_use use(db_, statement("DELETE FROM subdomains WHERE name = ?1 AND tenant_id = ?2"));
+    use.bind(1, subdomain.name).bind(2, subdomain.tenant_id);
+    use.run();
+    if (sqlite3_changes(db_) == 0)
+      throw store_error(store_fault::permanent, "sqlite: subdomain " + subdomain.name +
+                                                  " is not held by tenant " + to_string(subdomain.tenant_id));
+  }
+}
+
+void sqlite_store::write_rows(const std::vector<subscription_row>& subscriptions) {
+  for (const auto& row : subscriptions) {
+    statement_use use(db_, statement(
+      "INSERT INTO subscriptions (id, tenant_id, module, plan, status, trial_ends_at, created_at, updated_at)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET"
+      " status = excluded.status, updated_at = excluded.updated_at"));
+    use.bind(1, row.id)
+      .bind(2, row.tenant_id)
+      .bind(3, row.module)
+      .bind(4, row.plan)
+      .bind(5, row.status)
+      .bind(6, row.trial_ends_at)
+      .bind(7, row.created_at)
+      .bind(8, row.updated_at);
+    use.run();
+  }
+}
+
+std::optional<tenant_snapshot> sqlite_store::activate_tenant(const uuid& tenant) {
+  return guarded([&] {
+    std::optional<tenant_snapshot> snapshot;
+    in_transaction([&] {
+      {
+        statement_use bump(db_, statement(
+          "UPDATE tenants SET owner_epoch = owner_epoch + 1 WHERE id = ?1"
+          " RETURNING name, owner_id, active_module, subdomain, owner_epoch, created_at"));
+        bump.bind(1, tenant);
+        if (!bump.step()) return;
+        snapshot.emplace();
+        snapshot->tenant = tenant_row{tenant,          bump.text_at(0),  bump.uuid_at(1), bump.text_at(2),
+                                      bump.text_at(3), bump.int64_at(4), bump.int64_at(5)};
+        bump.run();  // RETURNING statements finish on the last step
+      }
+      {
+        statement_use members(db_, statement(
+          "SELECT user_id, role, created_at FROM tenant_members WHERE tenant_id = ?1 ORDER BY created_at"));
+        members.bind(1, tenant);
+        while (members.step())
+          snapshot->members.push_back(
+            tenant_member_row{tenant, members.uuid_at(0), members.text_at(1), members.int64_at(2)});
+      }
+      statement_use newest(db_, statement(
+        "SELECT id, module, plan, status, trial_ends_at, created_at, updated_at FROM subscriptions"
+        " WHERE tenant_id = ?1 ORDER BY created_at DESC LIMIT 1"));
+      newest.bind(1, tenant);
+      if (newest.step())
+        snapshot->subscription = subscription_row{newest.uuid_at(0),  tenant,
+                                                  newest.text_at(1),  newest.text_at(2),
+                                                  newest.text_at(3),  newest.int64_at(4),
+                                                  newest.int64_at(5), newest.int64_at(6)};
+    });
+    return snapshot;
+  });
+}
+
+uuid sqlite_store::find_subdomain_holder(const std::string& name) {
+  return guarded([&] {
+    statement_use use(db_, statement("SELECT tenant_id FROM subdomains WHERE name = ?1"));
+    use.bind(1, name);
+    return use.step() ? use.uuid_at(0) : uuid{};
+  });
+}
+
+std::vector<membership_view> sqlite_store::find_memberships(const uuid& user) {
+  return guarded([&] {
+    std::vector<membership_view> found;
+    statement_use use(db_, statement(
+      "SELECT t.id, t.name, m.role FROM tenant_members AS m JOIN tenants AS t ON t.id = m.tenant_id"
+      " WHERE m.user_id = ?1 ORDER BY m.created_at, t.id"));
+    use.bind(1, user);
+    while (use.step()) found.push_back(membership_view{use.uuid_at(0), use.text_at(1), use.text_at(2)});
+    return found;
+  });
+}
+
 } // namespace tally

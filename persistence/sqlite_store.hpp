@@ -71,6 +71,9 @@ public:
   std::optional<generation_row> find_generation(const uuid& user, const uuid& generation) override;
   generation_page read_generations(const uuid& user, const generation_query& query) override;
   std::vector<uuid> users_with_generations_due(timestamp_us due, size_t max) override;
+  std::optional<tenant_snapshot> activate_tenant(const uuid& tenant) override;
+  uuid find_subdomain_holder(const std::string& name) override;
+  std::vector<membership_view> find_memberships(const uuid& user) override;
 
 private:
   /// Finalizes cached statements and closes the connection.
@@ -112,6 +115,13 @@ private:
   void write_rows(const std::vector<outbox_row>& messages);
   void write_rows(const std::vector<audit_row>& lines);
   void write_rows(const std::vector<generation_row>& generations);
+  // Tenants: the row is fenced like identities; a subdomain hold is an
+  // insert (the primary key refuses a second holder) and a release deletes
+  // only this tenant's hold (otherwise the write is refused).
+  void write_rows(const std::vector<tenant_row>& tenants);
+  void write_rows(const std::vector<tenant_member_row>& members);
+  void write_rows(const std::vector<subdomain_write>& subdomains);
+  void write_rows(const std::vector<subscription_row>& subscriptions);
 
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;

@@ -161,6 +161,29 @@ public:
   /// at or before `due` (the sweep; start-up recovery asks with no bound).
   /// At most `max`, each once.
   virtual std::vector<uuid> users_with_generations_due(timestamp_us due, size_t max) = 0;
+
+  // -- tenants -------------------------------------------------------------------
+  //
+  // Not pure: a store without tenants (a test double) refuses them for good.
+
+  /// Loads a tenant (members, newest subscription) for activation and bumps
+  /// its owner epoch in the same transaction. nullopt = no such tenant.
+  virtual std::optional<tenant_snapshot> activate_tenant(const uuid& tenant) {
+    (void)tenant;
+    throw store_error(store_fault::permanent, "this store keeps no tenants");
+  }
+
+  /// The tenant holding subdomain `name`; nil = nobody.
+  virtual uuid find_subdomain_holder(const std::string& name) {
+    (void)name;
+    throw store_error(store_fault::permanent, "this store keeps no tenants");
+  }
+
+  /// The tenants `user` is a member of, with names and roles.
+  virtual std::vector<membership_view> find_memberships(const uuid& user) {
+    (void)user;
+    throw store_error(store_fault::permanent, "this store keeps no tenants");
+  }
 };
 
 /// Opens "sqlite:<path>" or a libpq URI ("postgresql://..."/"postgres://...").

@@ -135,6 +135,9 @@ struct magic_link_lookup;
 struct session_lookup;
 struct refresh_token_lookup;
 struct ip_verdict;
+struct tenant_lookup;
+struct subdomain_lookup;
+struct membership_list;
 
 /// Hashes a UUID for the registry's and the writer's maps (v4 UUIDs are
 /// random, so folding the two halves is enough).
@@ -176,6 +179,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tally, (tally::session_lookup))
   CAF_ADD_TYPE_ID(tally, (tally::refresh_token_lookup))
   CAF_ADD_TYPE_ID(tally, (tally::ip_verdict))
+  CAF_ADD_TYPE_ID(tally, (tally::tenant_lookup))
+  CAF_ADD_TYPE_ID(tally, (tally::subdomain_lookup))
+  CAF_ADD_TYPE_ID(tally, (tally::membership_list))
   // Commands (protocols/commands.hpp) and their completion.
   CAF_ADD_TYPE_ID(tally, (tally::entity_command))
   CAF_ADD_TYPE_ID(tally, (tally::completion))
@@ -219,6 +225,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_ATOM(tally, tally, generations_atom, "t_gens")
   CAF_ADD_ATOM(tally, tally, generation_sweep_atom, "t_gsweep")
   CAF_ADD_ATOM(tally, tally, generation_recover_atom, "t_grecover")
+  // Tenants (tenant, subdomain, user -> reader).
+  CAF_ADD_ATOM(tally, tally, load_tenant_atom, "t_loadten")
+  CAF_ADD_ATOM(tally, tally, load_subdomain_atom, "t_loadsub")
+  CAF_ADD_ATOM(tally, tally, find_memberships_atom, "t_findmem")
 CAF_END_TYPE_ID_BLOCK(tally)
 
 // Domain errors travel between actors as caf::error values of category
@@ -273,6 +283,24 @@ struct ip_verdict {
   int64_t retry_after_us = 0;
 };
 
+/// Answer of a tenant load (nullopt: no such tenant).
+struct tenant_lookup {
+  std::optional<tenant_snapshot> tenant;
+};
+
+/// Answer of a subdomain load: who holds the name (nil: nobody).
+struct subdomain_lookup {
+  uuid holder{};
+};
+
+/// A user's tenants with roles, as /v1/auth/me lists them.
+struct membership_list {
+  std::vector<membership_view> tenants;
+};
+
+TALLY_FIELDS(tenant_lookup, x.tenant)
+TALLY_FIELDS(subdomain_lookup, x.holder)
+TALLY_FIELDS(membership_list, x.tenants)
 TALLY_FIELDS(entity_write, x.entity, x.epoch, x.token, x.listener, x.records)
 TALLY_FIELDS(idempotency_lookup, x.record)
 TALLY_FIELDS(magic_link_lookup, x.link)
@@ -318,6 +346,12 @@ using reader_actor = caf::typed_actor<
   caf::reacts_to<generation_atom, uuid, uuid, completion>,
   // A page of a user's generations, delivered straight to the completion.
   caf::reacts_to<generations_atom, uuid, generation_query, completion>,
+  // Activation: load (and fence) a tenant with its members and newest subscription.
+  caf::replies_to<load_tenant_atom, uuid>::with<tenant_lookup>,
+  // Activation: who holds the subdomain `name`.
+  caf::replies_to<load_subdomain_atom, std::string>::with<subdomain_lookup>,
+  // A user's tenants with roles (/v1/auth/me, loaded once per activation).
+  caf::replies_to<find_memberships_atom, uuid>::with<membership_list>,
   // (self) Serve the queued loads and lookups with as few store calls as possible.
   caf::reacts_to<flush_atom>>;
 
@@ -351,6 +385,13 @@ using user_actor = entity_actor;
 /// One email address or phone number that can log in: its user link, its
 /// magic links, its phone code and its request limit (actors/identity.hpp).
 using identity_actor = entity_actor;
+
+/// One tenant: members and roles, active module, subdomain, subscription
+/// (actors/tenant.hpp). Every command passes its one access decision.
+using tenant_actor = entity_actor;
+
+/// One subdomain name: who holds it, who has it reserved (actors/subdomain.hpp).
+using subdomain_actor = entity_actor;
 
 /// (kind, key) -> entity actor, with lazy activation and passivation
 /// (actors/registry.hpp). Activation numbers are unique across kinds, so

@@ -19,6 +19,7 @@
 #include "protocols/generations.hpp"
 #include "protocols/outcome.hpp"
 #include "protocols/reply.hpp"
+#include "protocols/tenants.hpp"
 #include "protocols/uuid.hpp"
 #include "protocols/fields.hpp"
 
@@ -28,6 +29,8 @@ namespace tally {
 enum class entity_kind : uint8_t {
   user,      ///< key: the user id
   identity,  ///< key: identity_id(kind, normalised value)
+  tenant,    ///< key: the tenant id
+  subdomain, ///< key: subdomain_key(name)
 };
 
 // -- user commands (key: user id) ---------------------------------------------------
@@ -154,6 +157,22 @@ struct expire_generations_request {
   timestamp_us requested_at = 0;
 };
 
+/// Is this session live? true, or session_revoked (the gateway asks before
+/// a command for another kind of entity: tenants, subdomains).
+struct check_session_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = bool;
+  uuid session{};
+};
+
+/// A tenant committed this user's membership: /v1/auth/me lists it from
+/// memory from now on (memory only; the store has it already).
+struct membership_changed_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = bool;
+  membership_view membership;
+};
+
 // -- identity commands (key: identity id) -----------------------------------------------
 
 /// Issue a magic link for this normalised email.
@@ -193,19 +212,131 @@ struct verify_code_request {
   request_origin origin;
 };
 
+/// The user this email belongs to, if any (POST /v1/tenants/{id}/members).
+struct find_user_request {
+  static constexpr entity_kind kind = entity_kind::identity;
+  using result = user_lookup;
+  static constexpr bool mutates = true;  // activation may create the identity row
+  std::string email;
+};
+
+// -- tenant commands (key: tenant id) --------------------------------------------------
+//
+// `caller` is the user whose session the gateway checked; the tenant actor
+// decides what that user's role allows (actors/tenant_decisions.hpp).
+
+/// POST /v1/tenants: the caller becomes owner.
+struct create_tenant_request {
+  static constexpr entity_kind kind = entity_kind::tenant;
+  using result = tenant_view;
+  static constexpr bool mutates = true;
+  uuid caller{};
+  std::string name;
+};
+
+/// GET /v1/tenants/{id}, for a member.
+struct get_tenant_request {
+  static constexpr entity_kind kind = entity_kind::tenant;
+  using result = tenant_view;
+  uuid caller{};
+};
+
+/// POST /v1/tenants/{id}/members: `user` is the email's user (nil: none).
+struct add_member_request {
+  static constexpr entity_kind kind = entity_kind::tenant;
+  using result = tenant_view;
+  static constexpr bool mutates = true;
+  uuid caller{};
+  uuid user{};
+  std::string role;
+};
+
+/// POST /v1/tenants/{id}/modules/activate (validated: catalog, syntax).
+struct activate_module_request {
+  static constexpr entity_kind kind = entity_kind::tenant;
+  using result = tenant_view;
+  static constexpr bool mutates = true;
+  uuid caller{};
+  std::string module;
+  std::string subdomain;
+};
+
+/// POST /v1/tenants/{id}/modules/deactivate.
+struct deactivate_module_request {
+  static constexpr entity_kind kind = entity_kind::tenant;
+  using result = tenant_view;
+  static constexpr bool mutates = true;
+  uuid caller{};
+};
+
+/// The subdomain actor's answer to this tenant's reservation `attempt`
+/// (granted, or `refusal`), sent back as a command like any other.
+struct reservation_answer_request {
+  static constexpr entity_kind kind = entity_kind::tenant;
+  using result = bool;
+  static constexpr bool mutates = true;
+  uint64_t attempt = 0;
+  std::string subdomain;
+  bool granted = false;
+  failure refusal;
+};
+
+// -- subdomain commands (key: subdomain_key(name)) ------------------------------------------
+
+/// GET /v1/subdomains/{name}.
+struct subdomain_status_request {
+  static constexpr entity_kind kind = entity_kind::subdomain;
+  using result = subdomain_view;
+  std::string name;
+};
+
+/// Reserve the name for `tenant` (in memory), or subdomain_taken.
+struct reserve_subdomain_request {
+  static constexpr entity_kind kind = entity_kind::subdomain;
+  using result = subdomain_reservation;
+  std::string name;
+  uuid tenant{};
+};
+
+/// `tenant` committed its hold on the name: the reservation is now held.
+struct confirm_subdomain_request {
+  static constexpr entity_kind kind = entity_kind::subdomain;
+  using result = bool;
+  std::string name;
+  uuid tenant{};
+};
+
+/// `tenant` no longer wants or holds the name (a failed activation, or a
+/// committed deactivation): it is free.
+struct release_subdomain_request {
+  static constexpr entity_kind kind = entity_kind::subdomain;
+  using result = bool;
+  std::string name;
+  uuid tenant{};
+};
+
 /// The commands of each kind: a new command is a struct above, its field
 /// list below, and one alternative here.
 using user_command = std::variant<balance_request, ledger_request, charge_request, credit_request,
                                   me_request, logout_request, refresh_request, open_session_request,
                                   create_generation_request, get_generation_request,
                                   list_generations_request, cancel_generation_request,
-                                  generation_answer_request, expire_generations_request>;
+                                  generation_answer_request, expire_generations_request,
+                                  check_session_request, membership_changed_request>;
 using identity_command =
-  std::variant<magic_link_request, verify_link_request, code_request, verify_code_request>;
+  std::variant<magic_link_request, verify_link_request, code_request, verify_code_request,
+               find_user_request>;
+using tenant_command =
+  std::variant<create_tenant_request, get_tenant_request, add_member_request,
+               activate_module_request, deactivate_module_request, reservation_answer_request>;
+using subdomain_command =
+  std::variant<subdomain_status_request, reserve_subdomain_request, confirm_subdomain_request,
+               release_subdomain_request>;
 
 /// Every command, by kind: the alternative's index is its entity_kind, so a
 /// new kind is one alternative here (and its table line in actors/).
-using entity_command = std::variant<user_command, identity_command>;
+using entity_command =
+  std::variant<user_command, identity_command, tenant_command, subdomain_command>;
 
 /// The command variant of one kind.
 template <entity_kind Kind>
@@ -230,7 +361,8 @@ struct envelope {
 using reply_body = std::variant<failure, balance, ledger_page, mutation_reply<charge_result>,
                                 mutation_reply<credit_result>, me_view, bool, session_grant,
                                 login_challenge, mutation_reply<generation_created>,
-                                generation_row, generation_page>;
+                                generation_row, generation_page, tenant_view, subdomain_view,
+                                subdomain_reservation, user_lookup>;
 
 /// Where the reply to a command goes: the completion of the caller (the
 /// HTTP request) that is waiting for it, one alternative per result type.
@@ -241,7 +373,9 @@ using completion = std::variant<reply<balance>, reply<ledger_page>,
                                 reply<mutation_reply<credit_result>>, reply<me_view>, reply<bool>,
                                 reply<session_grant>, reply<login_challenge>,
                                 reply<mutation_reply<generation_created>>, reply<generation_row>,
-                                reply<generation_page>>;
+                                reply<generation_page>, reply<tenant_view>,
+                                reply<subdomain_view>, reply<subdomain_reservation>,
+                                reply<user_lookup>>;
 
 /// Answers whatever a completion waits for with a failure.
 inline void fail(completion& done, const failure& why) {
@@ -291,6 +425,19 @@ TALLY_FIELDS(list_generations_request, x.session, x.query)
 TALLY_FIELDS(cancel_generation_request, x.session, x.generation)
 TALLY_FIELDS(generation_answer_request, x.generation, x.answer)
 TALLY_FIELDS(expire_generations_request, x.requested_at)
+TALLY_FIELDS(check_session_request, x.session)
+TALLY_FIELDS(membership_changed_request, x.membership)
+TALLY_FIELDS(find_user_request, x.email)
+TALLY_FIELDS(create_tenant_request, x.caller, x.name)
+TALLY_FIELDS(get_tenant_request, x.caller)
+TALLY_FIELDS(add_member_request, x.caller, x.user, x.role)
+TALLY_FIELDS(activate_module_request, x.caller, x.module, x.subdomain)
+TALLY_FIELDS(deactivate_module_request, x.caller)
+TALLY_FIELDS(reservation_answer_request, x.attempt, x.subdomain, x.granted, x.refusal)
+TALLY_FIELDS(subdomain_status_request, x.name)
+TALLY_FIELDS(reserve_subdomain_request, x.name, x.tenant)
+TALLY_FIELDS(confirm_subdomain_request, x.name, x.tenant)
+TALLY_FIELDS(release_subdomain_request, x.name, x.tenant)
 TALLY_FIELDS(envelope, x.key, x.command)
 
 } // namespace tally

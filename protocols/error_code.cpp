@@ -27,6 +27,11 @@ std::string to_string(error_code code) {
     case error_code::invalid_state: return "invalid_state";
     case error_code::max_active_generations: return "max_active_generations";
     case error_code::provider_unavailable: return "provider_unavailable";
+    case error_code::forbidden: return "forbidden";
+    case error_code::tenant_not_found: return "tenant_not_found";
+    case error_code::already_member: return "already_member";
+    case error_code::module_already_active: return "module_already_active";
+    case error_code::subdomain_taken: return "subdomain_taken";
   }
   return "unknown";
 }

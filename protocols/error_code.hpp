@@ -54,6 +54,16 @@ enum class error_code : uint8_t {
   max_active_generations,
   /// The provider's circuit breaker is open; nothing was reserved (503 + Retry-After).
   provider_unavailable,
+  /// The caller is not a member of the tenant, or its role may not do this (403).
+  forbidden,
+  /// No tenant with this id (404).
+  tenant_not_found,
+  /// The user is already a member of the tenant (409).
+  already_member,
+  /// The tenant already has an active module (409).
+  module_already_active,
+  /// Another tenant holds the subdomain (409).
+  subdomain_taken,
 };
 
 /// Stable snake_case name, for logs and CAF's error rendering.

@@ -14,6 +14,7 @@
 #include "protocols/generations.hpp"
 #include "protocols/reply.hpp"
 #include "protocols/store_health.hpp"
+#include "protocols/tenants.hpp"
 #include "protocols/uuid.hpp"
 
 namespace tally {
@@ -94,6 +95,37 @@ public:
   /// after the commit; invalid_state when already finished,
   /// generation_not_found when not the caller's.
   virtual void cancel_generation(const caller& who, uuid generation, reply<generation_row> done) = 0;
+
+  // -- tenants (API.md "Tenants and modules") ---------------------------------------
+  //
+  // The caller's session is checked first (session_revoked; a token whose
+  // user is gone: unauthenticated); then the tenant actor decides what the
+  // caller's role allows (forbidden), and tenant_not_found for an unknown id.
+
+  /// Creates a tenant owned by the caller (name validated: 1..100 chars).
+  virtual void create_tenant(const caller& who, std::string name, reply<tenant_view> done) = 0;
+
+  /// The tenant, for a member.
+  virtual void get_tenant(const caller& who, const uuid& tenant, reply<tenant_view> done) = 0;
+
+  /// Adds the user of a normalised `email` as `role` (admin or member):
+  /// user_not_found, already_member.
+  virtual void add_member(const caller& who, const uuid& tenant, std::string email,
+                          std::string role, reply<tenant_view> done) = 0;
+
+  /// Activates a catalog module on a valid subdomain: module_already_active,
+  /// subdomain_taken. Replies after the one commit of module, hold and trial.
+  virtual void activate_module(const caller& who, const uuid& tenant, std::string module,
+                               std::string subdomain, reply<tenant_view> done) = 0;
+
+  /// Deactivates the module, frees the subdomain, cancels the subscription:
+  /// invalid_state without an active module.
+  virtual void deactivate_module(const caller& who, const uuid& tenant,
+                                 reply<tenant_view> done) = 0;
+
+  /// Whether a valid subdomain name is free.
+  virtual void subdomain_status(const caller& who, std::string name,
+                                reply<subdomain_view> done) = 0;
 
   /// Live view of the write-behind pipeline, for /readyz.
   virtual const store_health& health() const = 0;

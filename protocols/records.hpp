@@ -160,6 +160,64 @@ struct identity_snapshot {
   std::optional<login_code_row> code;
 };
 
+// -- tenants (API.md "Tenants and modules") ------------------------------------------
+//
+// A tenant actor writes its own row (fenced on owner_epoch, like identities),
+// its members, its subscriptions and, in the same write as the module, the
+// subdomain's holder: an activation is one entity write, so one transaction.
+
+/// A tenant, owned by its tenant actor. Upserted by id, conditional on
+/// owner_epoch (a new tenant is inserted at epoch 1).
+struct tenant_row {
+  uuid id{};
+  std::string name;
+  uuid owner_id{};
+  std::string active_module;  ///< empty = none
+  std::string subdomain;      ///< empty = none
+  int64_t owner_epoch = 0;
+  timestamp_us created_at = 0;
+};
+
+/// A member of a tenant; inserted once ((tenant_id, user_id) is unique).
+struct tenant_member_row {
+  uuid tenant_id{};
+  uuid user_id{};
+  std::string role;  ///< "owner", "admin" or "member"
+  timestamp_us created_at = 0;
+};
+
+/// Who holds a subdomain. held: inserted (the name's primary key is the
+/// store's guard against two holders); released: deleted where this tenant
+/// holds it (a store that finds another holder refuses the write). Never
+/// coalesced: a release and a new hold of one name keep their order.
+struct subdomain_write {
+  std::string name;
+  uuid tenant_id{};
+  bool held = false;
+  timestamp_us at = 0;
+};
+
+/// A module's subscription; upserted by id. At most one per tenant is not
+/// cancelled (a unique index guards it).
+struct subscription_row {
+  uuid id{};
+  uuid tenant_id{};
+  std::string module;
+  std::string plan;    ///< "trial"
+  std::string status;  ///< "trialing" or "cancelled"
+  timestamp_us trial_ends_at = 0;
+  timestamp_us created_at = 0;
+  timestamp_us updated_at = 0;
+};
+
+/// Everything a tenant actor needs at activation (owner_epoch bumped).
+struct tenant_snapshot {
+  tenant_row tenant;
+  std::vector<tenant_member_row> members;
+  /// The newest subscription, cancelled or not.
+  std::optional<subscription_row> subscription;
+};
+
 /// One transaction's worth of records, in entity order. A record type is
 /// one vector here and one entry in the field list below (TALLY_FIELDS
 /// (write_batch, ...)): that list, not the member order, is what the write
@@ -183,6 +241,11 @@ struct write_batch {
   std::vector<audit_row> audit;
   /// Upserts by id: created pending, then each status change.
   std::vector<generation_row> generations;
+  /// Tenants (fenced on owner_epoch), members, subdomain holders, subscriptions.
+  std::vector<tenant_row> tenants;
+  std::vector<tenant_member_row> tenant_members;
+  std::vector<subdomain_write> subdomains;
+  std::vector<subscription_row> subscriptions;
 
   /// Rows in all the vectors (defined below, over the field list).
   size_t record_count() const;
@@ -209,6 +272,13 @@ TALLY_FIELDS(outbox_row, x.id, x.channel, x.destination, x.body, x.created_at)
 TALLY_FIELDS(audit_row, x.id, x.created_at, x.event, x.request_id, x.user_id, x.session_id,
              x.client_ip, x.detail)
 TALLY_FIELDS(identity_snapshot, x.identity, x.code)
+TALLY_FIELDS(tenant_row, x.id, x.name, x.owner_id, x.active_module, x.subdomain, x.owner_epoch,
+             x.created_at)
+TALLY_FIELDS(tenant_member_row, x.tenant_id, x.user_id, x.role, x.created_at)
+TALLY_FIELDS(subdomain_write, x.name, x.tenant_id, x.held, x.at)
+TALLY_FIELDS(subscription_row, x.id, x.tenant_id, x.module, x.plan, x.status, x.trial_ends_at,
+             x.created_at, x.updated_at)
+TALLY_FIELDS(tenant_snapshot, x.tenant, x.members, x.subscription)
 // The one list of persisted record types, in the order the stores commit
 // them: new users first, because the other rows of the batch may refer to
 // them (a balance update needs its user's row to exist).
@@ -216,7 +286,7 @@ TALLY_FIELDS(identity_snapshot, x.identity, x.code)
 // one does not compile. Coalescing keys: persistence/coalesce_key.hpp.
 TALLY_FIELDS(write_batch, x.new_users, x.balances, x.identities, x.ledger, x.idempotency,
              x.magic_links, x.login_codes, x.sessions, x.refresh_tokens, x.outbox, x.audit,
-             x.generations)
+             x.generations, x.tenants, x.tenant_members, x.subdomains, x.subscriptions)
 
 inline size_t write_batch::record_count() const {
   return fields(*this, [](const auto&... rows) { return (size_t{0} + ... + rows.size()); });

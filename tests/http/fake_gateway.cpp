@@ -89,6 +89,38 @@ void fake_gateway::logout(const caller& who, request_origin origin, reply<bool> 
   answer(std::move(done), logout_value);
 }
 
+void fake_gateway::create_tenant(const caller&, std::string, reply<tenant_view> done) {
+  ++tenant_calls;
+  done(tenant_value);
+}
+
+void fake_gateway::get_tenant(const caller&, const uuid&, reply<tenant_view> done) {
+  ++tenant_calls;
+  done(tenant_value);
+}
+
+void fake_gateway::add_member(const caller&, const uuid&, std::string, std::string,
+                              reply<tenant_view> done) {
+  ++tenant_calls;
+  done(tenant_value);
+}
+
+void fake_gateway::activate_module(const caller&, const uuid&, std::string, std::string,
+                                   reply<tenant_view> done) {
+  ++tenant_calls;
+  done(tenant_value);
+}
+
+void fake_gateway::deactivate_module(const caller&, const uuid&, reply<tenant_view> done) {
+  ++tenant_calls;
+  done(tenant_value);
+}
+
+void fake_gateway::subdomain_status(const caller&, std::string name, reply<subdomain_view> done) {
+  ++tenant_calls;
+  done(subdomain_view{std::move(name), true});
+}
+
 void fake_gateway::deliver_held() {
   std::vector<std::function<void()>> ready;
   {

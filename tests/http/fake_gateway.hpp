@@ -71,6 +71,17 @@ public:
                reply<session_grant> done) override;
   void me(const caller& who, reply<me_view> done) override;
   void logout(const caller& who, request_origin origin, reply<bool> done) override;
+  // Tenants: answered with a fixed tenant (http routing and validation tests).
+  tenant_view tenant_value;
+  size_t tenant_calls = 0;
+  void create_tenant(const caller& who, std::string name, reply<tenant_view> done) override;
+  void get_tenant(const caller& who, const uuid& tenant, reply<tenant_view> done) override;
+  void add_member(const caller& who, const uuid& tenant, std::string email, std::string role,
+                  reply<tenant_view> done) override;
+  void activate_module(const caller& who, const uuid& tenant, std::string module,
+                       std::string subdomain, reply<tenant_view> done) override;
+  void deactivate_module(const caller& who, const uuid& tenant, reply<tenant_view> done) override;
+  void subdomain_status(const caller& who, std::string name, reply<subdomain_view> done) override;
   const store_health& health() const override { return health_state; }
   // Generations are tested over the real runtime (tests/integration); here
   // they answer internal so a route test that reaches them fails loudly.

@@ -353,6 +353,7 @@ void simulated_database::commit(const write_batch& batch) {
   }
   check_auth_locked(batch);
   check_generations_locked(batch);
+  auto tenants_after = tenants_.after(batch);
   if (sabotage_ == sabotage::forget_commits) {
     ++commits_;
     return;  // the lie: success reported, nothing stored
@@ -373,6 +374,7 @@ void simulated_database::commit(const write_batch& batch) {
   }
   apply_auth_locked(batch);
   apply_generations_locked(batch);
+  tenants_ = std::move(tenants_after);
   ++commits_;
   balance_writes_ += batch.balances.size();
   ledger_rows_ += batch.ledger.size();
@@ -666,6 +668,39 @@ std::function<std::unique_ptr<store>()> simulated_store_factory(std::shared_ptr<
     db->check_reachable();
     return std::unique_ptr<store>(std::make_unique<simulated_store>(db));
   };
+}
+
+// -- tenants ---------------------------------------------------------------------
+
+tenant_tables simulated_database::tenants() const {
+  lock guard(mutex_);
+  return tenants_;
+}
+
+void simulated_database::add_tenant(const tenant_row& row,
+                                    const std::vector<tenant_member_row>& members) {
+  lock guard(mutex_);
+  tenants_.tenants[row.id] = row;
+  for (const auto& member : members)
+    tenants_.members[{member.tenant_id, member.user_id}] = member.role;
+}
+
+std::optional<tenant_snapshot> simulated_database::activate_tenant(const uuid& tenant) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  return tenants_.activate(tenant);
+}
+
+uuid simulated_database::find_subdomain_holder(const std::string& name) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  return tenants_.holder_of(name);
+}
+
+std::vector<membership_view> simulated_database::find_memberships(const uuid& user) {
+  lock guard(mutex_);
+  check_reachable_locked();
+  return tenants_.memberships_of(user);
 }
 
 } // namespace tally::sim

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "persistence/store.hpp"
+#include "tests/sim/simulated_tenants.hpp"
 
 namespace tally::sim {
 
@@ -117,6 +118,13 @@ public:
   /// find_magic_link and find_refresh_token calls.
   size_t token_reads() const;
 
+  // -- inspection: tenants ------------------------------------------------------
+
+  /// A copy of the committed tenant tables.
+  tenant_tables tenants() const;
+  /// Inserts a tenant with its members (set-up, like add_user).
+  void add_tenant(const tenant_row& row, const std::vector<tenant_member_row>& members);
+
   // -- the store contract (called through simulated_store) -------------------
 
   void check_reachable() const;
@@ -140,6 +148,9 @@ public:
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash);
   void create_session(const session_row& session, const refresh_token_row& token);
   size_t delete_expired_auth(timestamp_us now);
+  std::optional<tenant_snapshot> activate_tenant(const uuid& tenant);
+  uuid find_subdomain_holder(const std::string& name);
+  std::vector<membership_view> find_memberships(const uuid& user);
 
   // -- generations (simulated_generations.cpp) ---------------------------------
 
@@ -212,6 +223,7 @@ private:
   size_t identity_activations_ = 0;
   size_t session_reads_ = 0;
   size_t token_reads_ = 0;
+  tenant_tables tenants_;
 };
 
 /// One "connection" to a simulated_database.
@@ -276,6 +288,15 @@ public:
   }
   std::vector<uuid> users_with_generations_due(timestamp_us due, size_t max) override {
     return db_->users_with_generations_due(due, max);
+  }
+  std::optional<tenant_snapshot> activate_tenant(const uuid& tenant) override {
+    return db_->activate_tenant(tenant);
+  }
+  uuid find_subdomain_holder(const std::string& name) override {
+    return db_->find_subdomain_holder(name);
+  }
+  std::vector<membership_view> find_memberships(const uuid& user) override {
+    return db_->find_memberships(user);
   }
 
 private:

@@ -13,6 +13,7 @@
 #include "protocols/auth_tokens.hpp"
 #include "protocols/log.hpp"
 #include "tests/sim/auth_checker.hpp"
+#include "tests/sim/tenant_traffic.hpp"
 
 namespace tally::sim {
 
@@ -212,7 +213,9 @@ private:
   bool quiesce();
   void final_probes();
   void final_auth_round();
-  bool failed() const { return !checker_.ok() || !auth_checker_.ok(); }
+  bool failed() const {
+    return !checker_.ok() || !auth_checker_.ok() || (tenants_ && tenants_->violation());
+  }
   void trace(const std::string& what) {
     if (settings_.trace) std::cout << "  step " << step_ << ": " << what << "\n";
   }
@@ -235,6 +238,8 @@ private:
   size_t step_ = 0;
 
   std::unique_ptr<actor_fixture> fx_;
+  /// Tenants and subdomains, in the seeds that have them (tenant_traffic.hpp).
+  std::unique_ptr<tenant_traffic> tenants_;
   fault_profile profile_ = fault_profile::mixed;
   ack_mode ack_ = ack_mode::commit;
   std::vector<uuid> users_;
@@ -350,6 +355,8 @@ void simulation::build_world() {
     sessions_.push_back(add_session(id));
   }
   unknown_caller_ = caller{seeded_uuid(rng_), seeded_uuid(rng_)};
+  tenants_ = tenant_traffic::for_seed(report_.seed, *fx_, users_);
+  if (tenants_) tenants_->use_registry(registry_);
 
   report_.world = std::string(profile_ == fault_profile::mixed ? "mixed" : "transient-only")
                   + " faults, ack=" + (ack_ == ack_mode::commit ? "commit" : "memory") + ", "
@@ -367,7 +374,8 @@ void simulation::build_world() {
                   + (auth_ ? ", logins for " + std::to_string(emails_.size())
                                + " emails, refresh grace "
                                + std::to_string(context.auth.refresh_grace.count()) + " s"
-                           : std::string{});
+                           : std::string{})
+                  + (tenants_ ? ", " + tenants_->describe() : std::string{});
 }
 
 uuid simulation::add_session(const uuid& user) {
@@ -454,6 +462,7 @@ op_body simulation::new_body() {
 void simulation::client_burst() {
   auto count = 1 + rng_() % burst_commands_max;
   for (uint64_t i = 0; i < count; ++i) client_command();
+  if (tenants_) tenants_->send_commands();
 }
 
 void simulation::client_command() {
@@ -717,6 +726,7 @@ void simulation::advance_time() {
 }
 
 void simulation::inject_fault() {
+  if (tenants_ && tenants_->maybe_crash([this](const std::string& what) { trace(what); })) return;
   auto& db = *fx_->db;
   auto kind = profile_ == fault_profile::transient_only
                 ? pick(rng_, transient_faults)
@@ -882,6 +892,7 @@ void simulation::collect_replies() {
 
 void simulation::after_step() {
   collect_replies();
+  if (tenants_) tenants_->after_step();
   checker_.compare_with_store(*fx_->db, fx_->health.backlog_records.load());
   if (failed() && report_.failed_step == 0) report_.failed_step = step_;
 }
@@ -890,14 +901,17 @@ bool simulation::quiesce() {
   for (size_t i = 0; i < settings_.quiesce_steps_max && !failed(); ++i) {
     ++step_;
     if (!run_random_job()) {
-      if (outstanding_.empty() && fx_->health.backlog_records.load() == 0) return true;
+      if (outstanding_.empty() && fx_->health.backlog_records.load() == 0
+          && !(tenants_ && tenants_->waiting()))
+        return true;
       trace("quiesce: advance time");
       fx_->sched.advance_time(quiesce_tick);
     }
     after_step();
   }
   if (failed()) return false;
-  if (!outstanding_.empty() || fx_->health.backlog_records.load() != 0) {
+  if (!outstanding_.empty() || fx_->health.backlog_records.load() != 0
+      || (tenants_ && tenants_->waiting())) {
     report_.failed_step = step_;
     report_.violation = std::to_string(outstanding_.size()) + " replies never delivered, backlog "
                         + std::to_string(fx_->health.backlog_records.load())
@@ -994,13 +1008,16 @@ seed_report simulation::run() {
       trace("heal: store reachable, failures cleared, stalls over");
       if (quiesce()) final_probes();
       if (!failed() && auth_) final_auth_round();
+      if (!failed() && tenants_) tenants_->final_checks([this] { return quiesce(); });
     }
   } catch (const std::exception& e) {
     report_.failed_step = step_;
     report_.violation = std::string("exception: ") + e.what();
   }
   if (failed())
-    report_.violation = checker_.ok() ? *auth_checker_.violation() : *checker_.violation();
+    report_.violation = !checker_.ok()        ? *checker_.violation()
+                        : !auth_checker_.ok() ? *auth_checker_.violation()
+                                              : *tenants_->violation();
   report_.passed = report_.violation.empty();
   report_.steps = step_;
   report_.trace_hash = hash_.value;
