@@ -45,6 +45,8 @@ public:
                reply<session_grant> done) override;
   void me(const caller& who, reply<me_view> done) override;
   void logout(const caller& who, request_origin origin, reply<bool> done) override;
+  void deliver_webhook(webhook_delivery delivery, reply<webhook_outcome> done) override;
+  void get_webhook_event(std::string event_id, reply<webhook_event_view> done) override;
 
   const store_health& health() const override { return health_; }
 

@@ -15,6 +15,7 @@
 #include "protocols/credits.hpp"
 #include "protocols/limits.hpp"
 #include "protocols/store_health.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -43,6 +44,8 @@ struct entity_context {
   /// production; the simulation draws them from its seed, so that a seed
   /// replays exactly (registry maps are ordered by id).
   std::function<uuid()> new_id = random_uuid;
+  /// Payment webhooks: dedupe retention, waiting deliveries per event.
+  webhook_config webhook;
 };
 
 /// Microseconds of a duration, for timestamp arithmetic.

@@ -14,6 +14,7 @@
 #include "actors/entity_table.hpp"
 #include "actors/identity.hpp"
 #include "actors/user.hpp"
+#include "actors/webhook_event.hpp"
 #include "protocols/caf_types.hpp"
 
 namespace tally {
@@ -32,6 +33,7 @@ struct kind_traits;
 
 TALLY_ENTITY_KIND(user, user_behavior)
 TALLY_ENTITY_KIND(identity, identity_behavior)
+TALLY_ENTITY_KIND(webhook_event, webhook_event_behavior)
 
 #undef TALLY_ENTITY_KIND
 

@@ -12,6 +12,7 @@
 
 #include "protocols/auth.hpp"
 #include "protocols/limits.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -43,6 +44,8 @@ struct runtime_config {
   size_t reader_count = 2;
   /// Login, session and rate-limit settings (API.md "Auth").
   auth_config auth;
+  /// Payment webhooks: dedupe retention and its sweep, waiting deliveries.
+  webhook_config webhook;
 };
 
 /// Opens one store connection; called on the writer's and readers' threads.

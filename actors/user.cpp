@@ -8,6 +8,7 @@
 #include "actors/credit_decisions.hpp"
 #include "actors/lifecycle.hpp"
 #include "actors/user_sessions.hpp"
+#include "actors/user_topups.hpp"
 #include "protocols/codec.hpp"
 #include "protocols/invariant.hpp"
 #include "protocols/log.hpp"
@@ -423,6 +424,10 @@ void handle(user_pointer self, refresh_request& cmd, grant_reply done) {
 
 void handle(user_pointer self, open_session_request& cmd, grant_reply done) {
   open_session(self, cmd.method, cmd.origin, std::move(done));
+}
+
+void handle(user_pointer self, topup_request& cmd, topup_reply done) {
+  topup(self, cmd, std::move(done));
 }
 
 } // namespace

@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -130,6 +132,9 @@ struct user_state {
   /// Held inline: an active user almost always holds one session, so a
   /// separate allocation would only add to it.
   session_cache sessions{sessions_cached_max};
+  /// Payment top-ups waiting for their commit: (object id, event id).
+  /// Allocated only while one is (user_topups.cpp).
+  std::unique_ptr<std::vector<std::pair<std::string, std::string>>> topups_in_flight;
 
   // -- lifecycle predicates (lifecycle.hpp) --------------------------------------
   bool retiring() const { return current == phase::retiring; }

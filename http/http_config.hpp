@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "protocols/webhook.hpp"
+
 namespace tally {
 
 struct http_config {
@@ -53,6 +55,10 @@ struct http_config {
   /// X-Forwarded-For entry instead of the socket. Only behind a proxy that
   /// sets the header itself: otherwise any client picks its own IP.
   bool trust_forwarded_for = false;
+
+  /// Payment webhooks: the signing secret (empty: 503) and the signature's
+  /// timestamp tolerance.
+  webhook_config webhook;
 };
 
 } // namespace tally

@@ -52,9 +52,13 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
   {503, "OVERLOADED", "/problems/overloaded", "The service is overloaded; retry later", true},
   {503, "STORE_UNAVAILABLE", "/problems/store-unavailable",
    "The store is unavailable; retry later", true},
+  {400, "INVALID_SIGNATURE", "/problems/invalid-signature",
+   "The Stripe-Signature header does not verify", false},
+  {503, "WEBHOOKS_NOT_CONFIGURED", "/problems/webhooks-not-configured",
+   "Payment webhooks are not configured on this service", true},
 }};
 
-static_assert(problem_table.back().code == "STORE_UNAVAILABLE",
+static_assert(problem_table.back().code == "WEBHOOKS_NOT_CONFIGURED",
               "problem_table must list every problem_code in enum order");
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "http/auth_routes.hpp"
 #include "http/credits_routes.hpp"
 #include "http/ops_routes.hpp"
+#include "http/webhook_routes.hpp"
 
 namespace tally {
 
@@ -43,6 +44,14 @@ router make_api_router() {
   table.add("/v1/admin/users/{user_id}/credits",
             {verb::post, "credit_user", auth_kind::admin, body_kind::json,
              idempotency_kind::required, credit_user});
+  // Payment webhooks (API.md). The delivery reads its body raw (the
+  // signature covers the exact bytes), so the pipeline parses none.
+  table.add("/v1/webhooks/payments", {verb::post, "receive_payment_webhook", auth_kind::none,
+                                      body_kind::none, idempotency_kind::none,
+                                      receive_payment_webhook});
+  table.add("/v1/admin/webhooks/payments/{event_id}",
+            {verb::get, "get_payment_webhook", auth_kind::admin, body_kind::none,
+             idempotency_kind::none, get_payment_webhook});
   return table;
 }
 

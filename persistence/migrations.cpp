@@ -248,6 +248,54 @@ CREATE INDEX audit_log_created_at ON audit_log (created_at);
 CREATE INDEX audit_log_user_id ON audit_log (user_id, created_at);
 )sql";
 
+// Version 3: payment webhooks. webhook_events are the dedupe records of
+// event ids (swept after the retention, by first_seen_at); payments hold
+// one row per payment object that topped up, and their primary key is what
+// refuses a second top-up of one object in the store.
+constexpr const char* sqlite_v3 = R"sql(
+CREATE TABLE webhook_events (
+  id            TEXT    PRIMARY KEY,
+  event_id      TEXT    NOT NULL UNIQUE,
+  type          TEXT    NOT NULL,
+  status        TEXT    NOT NULL
+                CHECK (status IN ('processed', 'duplicate', 'ignored', 'rejected')),
+  deliveries    INTEGER NOT NULL CHECK (deliveries > 0),
+  first_seen_at INTEGER NOT NULL,
+  processed_at  INTEGER
+);
+CREATE INDEX webhook_events_first_seen_at ON webhook_events (first_seen_at);
+CREATE TABLE payments (
+  id         TEXT    PRIMARY KEY,
+  object_id  TEXT    NOT NULL UNIQUE,
+  user_id    TEXT    NOT NULL,
+  credits    INTEGER NOT NULL CHECK (credits > 0),
+  event_id   TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+);
+)sql";
+
+constexpr const char* postgres_v3 = R"sql(
+CREATE TABLE webhook_events (
+  id            uuid        PRIMARY KEY,
+  event_id      text        NOT NULL UNIQUE,
+  type          text        NOT NULL,
+  status        text        NOT NULL
+                CHECK (status IN ('processed', 'duplicate', 'ignored', 'rejected')),
+  deliveries    bigint      NOT NULL CHECK (deliveries > 0),
+  first_seen_at timestamptz NOT NULL,
+  processed_at  timestamptz
+);
+CREATE INDEX webhook_events_first_seen_at ON webhook_events (first_seen_at);
+CREATE TABLE payments (
+  id         uuid        PRIMARY KEY,
+  object_id  text        NOT NULL UNIQUE,
+  user_id    uuid        NOT NULL,
+  credits    bigint      NOT NULL CHECK (credits > 0),
+  event_id   text        NOT NULL,
+  created_at timestamptz NOT NULL
+);
+)sql";
+
 } // namespace
 
 const char* schema_version_table_sql(sql_dialect dialect) {
@@ -259,8 +307,10 @@ const char* schema_version_table_sql(sql_dialect dialect) {
 }
 
 const std::vector<migration>& migrations_for(sql_dialect dialect) {
-  static const std::vector<migration> sqlite_steps{{1, sqlite_v1}, {2, sqlite_v2}};
-  static const std::vector<migration> postgres_steps{{1, postgres_v1}, {2, postgres_v2}};
+  static const std::vector<migration> sqlite_steps{{1, sqlite_v1}, {2, sqlite_v2},
+                                                     {3, sqlite_v3}};
+  static const std::vector<migration> postgres_steps{{1, postgres_v1}, {2, postgres_v2},
+                                                       {3, postgres_v3}};
   return dialect == sql_dialect::sqlite ? sqlite_steps : postgres_steps;
 }
 

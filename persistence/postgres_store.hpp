@@ -57,6 +57,9 @@ public:
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override;
   void create_session(const session_row& session, const refresh_token_row& token) override;
   size_t delete_expired_auth(timestamp_us now) override;
+  std::optional<webhook_event_row> find_webhook_event(const uuid& id) override;
+  std::optional<payment_row> find_payment(const uuid& id) override;
+  size_t delete_webhook_events_before(timestamp_us before) override;
 
 private:
   struct session;  // the pqxx connection; defined in the .cpp to keep pqxx out of headers

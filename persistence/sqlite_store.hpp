@@ -66,6 +66,9 @@ public:
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash) override;
   void create_session(const session_row& session, const refresh_token_row& token) override;
   size_t delete_expired_auth(timestamp_us now) override;
+  std::optional<webhook_event_row> find_webhook_event(const uuid& id) override;
+  std::optional<payment_row> find_payment(const uuid& id) override;
+  size_t delete_webhook_events_before(timestamp_us before) override;
 
 private:
   /// Finalizes cached statements and closes the connection.
@@ -106,6 +109,8 @@ private:
   void write_rows(const std::vector<refresh_token_row>& tokens);
   void write_rows(const std::vector<outbox_row>& messages);
   void write_rows(const std::vector<audit_row>& lines);
+  void write_rows(const std::vector<webhook_event_row>& events);
+  void write_rows(const std::vector<payment_row>& payments);
 
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;

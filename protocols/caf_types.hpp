@@ -135,6 +135,8 @@ struct magic_link_lookup;
 struct session_lookup;
 struct refresh_token_lookup;
 struct ip_verdict;
+struct webhook_event_lookup;
+struct payment_lookup;
 
 /// Hashes a UUID for the registry's and the writer's maps (v4 UUIDs are
 /// random, so folding the two halves is enough).
@@ -156,6 +158,9 @@ using challenge_reply = reply<login_challenge>;
 using grant_reply = reply<session_grant>;
 using me_reply = reply<me_view>;
 using logout_reply = reply<bool>;
+using webhook_reply = reply<webhook_outcome>;
+using webhook_view_reply = reply<webhook_event_view>;
+using topup_reply = reply<topup_result>;
 
 } // namespace tally
 
@@ -176,6 +181,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   // Commands (protocols/commands.hpp) and their completion.
   CAF_ADD_TYPE_ID(tally, (tally::entity_command))
   CAF_ADD_TYPE_ID(tally, (tally::completion))
+  // Payment webhooks (reader answers).
+  CAF_ADD_TYPE_ID(tally, (tally::webhook_event_lookup))
+  CAF_ADD_TYPE_ID(tally, (tally::payment_lookup))
 
   // A committed ledger page (user -> reader).
   CAF_ADD_ATOM(tally, tally, ledger_atom, "t_ledger")
@@ -207,6 +215,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_ATOM(tally, tally, find_link_atom, "t_findlink")
   CAF_ADD_ATOM(tally, tally, find_session_atom, "t_findsess")
   CAF_ADD_ATOM(tally, tally, find_refresh_atom, "t_findref")
+  // Payment webhooks (webhook event / user -> reader).
+  CAF_ADD_ATOM(tally, tally, find_webhook_atom, "t_findwh")
+  CAF_ADD_ATOM(tally, tally, find_payment_atom, "t_findpay")
 CAF_END_TYPE_ID_BLOCK(tally)
 
 // Domain errors travel between actors as caf::error values of category
@@ -268,6 +279,19 @@ TALLY_FIELDS(session_lookup, x.session)
 TALLY_FIELDS(refresh_token_lookup, x.token)
 TALLY_FIELDS(ip_verdict, x.allowed, x.retry_after_us)
 
+/// Answer of a webhook-event lookup by key.
+struct webhook_event_lookup {
+  std::optional<webhook_event_row> row;
+};
+
+/// Answer of a payment-object lookup by key.
+struct payment_lookup {
+  std::optional<payment_row> payment;
+};
+
+TALLY_FIELDS(webhook_event_lookup, x.row)
+TALLY_FIELDS(payment_lookup, x.payment)
+
 /// The write-behind writer (persistence/writer.hpp).
 using writer_actor = caf::typed_actor<
   // Queue one entity's records for the next group commit.
@@ -300,6 +324,10 @@ using reader_actor = caf::typed_actor<
   caf::replies_to<find_session_atom, uuid, uuid>::with<session_lookup>,
   // A refresh token ever issued, by hash.
   caf::replies_to<find_refresh_atom, std::string>::with<refresh_token_lookup>,
+  // A payment event's dedupe record, by webhook_event_key.
+  caf::replies_to<find_webhook_atom, uuid>::with<webhook_event_lookup>,
+  // A payment object that topped up, by payment_object_key.
+  caf::replies_to<find_payment_atom, uuid>::with<payment_lookup>,
   // (self) Serve the queued loads and lookups with as few store calls as possible.
   caf::reacts_to<flush_atom>>;
 
@@ -333,6 +361,9 @@ using user_actor = entity_actor;
 /// One email address or phone number that can log in: its user link, its
 /// magic links, its phone code and its request limit (actors/identity.hpp).
 using identity_actor = entity_actor;
+
+/// One payment event id: its deliveries and dedupe record (actors/webhook_event.hpp).
+using webhook_event_actor = entity_actor;
 
 /// (kind, key) -> entity actor, with lazy activation and passivation
 /// (actors/registry.hpp). Activation numbers are unique across kinds, so

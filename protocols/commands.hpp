@@ -20,6 +20,7 @@
 #include "protocols/reply.hpp"
 #include "protocols/uuid.hpp"
 #include "protocols/fields.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -27,6 +28,7 @@ namespace tally {
 enum class entity_kind : uint8_t {
   user,      ///< key: the user id
   identity,  ///< key: identity_id(kind, normalised value)
+  webhook_event,  ///< key: webhook_event_key(event id)
 };
 
 // -- user commands (key: user id) ---------------------------------------------------
@@ -137,16 +139,63 @@ struct verify_code_request {
   request_origin origin;
 };
 
+/// A payment top-up, at most once per payment object: committed with the
+/// object's payment_row and the event's record (protocols/webhook.hpp).
+/// Replies after the commit whatever the ack mode.
+struct topup_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = topup_result;
+  static constexpr bool mutates = true;
+  std::string object_id;
+  int64_t credits = 0;
+  /// The event's record as it stands once processed.
+  webhook_event_row event;
+};
+
+// -- webhook-event commands (key: webhook_event_key(event id)) ---------------------------
+
+/// One verified delivery of a payment event.
+struct webhook_delivery_request {
+  static constexpr entity_kind kind = entity_kind::webhook_event;
+  using result = webhook_outcome;
+  static constexpr bool mutates = true;
+  webhook_delivery delivery;
+};
+
+/// The user's answer to the top-up this event asked for (sent by the event
+/// to itself through the registry, so it reaches the current incarnation).
+struct webhook_settle_request {
+  static constexpr entity_kind kind = entity_kind::webhook_event;
+  using result = bool;
+  static constexpr bool mutates = true;
+  /// Which top-up this answers (the event's counter; a stale one is ignored).
+  uint64_t attempt = 0;
+  bool ok = false;
+  topup_result topped_up;  ///< when ok
+  failure why;             ///< when not ok
+};
+
+/// The event's dedupe record (admin).
+struct webhook_event_request {
+  static constexpr entity_kind kind = entity_kind::webhook_event;
+  using result = webhook_event_view;
+  std::string event_id;
+};
+
 /// The commands of each kind: a new command is a struct above, its field
 /// list below, and one alternative here.
 using user_command = std::variant<balance_request, ledger_request, charge_request, credit_request,
-                                  me_request, logout_request, refresh_request, open_session_request>;
+                                  me_request, logout_request, refresh_request, open_session_request,
+                                  topup_request>;
 using identity_command =
   std::variant<magic_link_request, verify_link_request, code_request, verify_code_request>;
 
+using webhook_event_command =
+  std::variant<webhook_delivery_request, webhook_settle_request, webhook_event_request>;
+
 /// Every command, by kind: the alternative's index is its entity_kind, so a
 /// new kind is one alternative here (and its table line in actors/).
-using entity_command = std::variant<user_command, identity_command>;
+using entity_command = std::variant<user_command, identity_command, webhook_event_command>;
 
 /// The command variant of one kind.
 template <entity_kind Kind>
@@ -170,7 +219,7 @@ struct envelope {
 /// Every reply an entity sends (or its failure).
 using reply_body = std::variant<failure, balance, ledger_page, mutation_reply<charge_result>,
                                 mutation_reply<credit_result>, me_view, bool, session_grant,
-                                login_challenge>;
+                                login_challenge, webhook_outcome, webhook_event_view, topup_result>;
 
 /// Where the reply to a command goes: the completion of the caller (the
 /// HTTP request) that is waiting for it, one alternative per result type.
@@ -179,7 +228,9 @@ using reply_body = std::variant<failure, balance, ledger_page, mutation_reply<ch
 using completion = std::variant<reply<balance>, reply<ledger_page>,
                                 reply<mutation_reply<charge_result>>,
                                 reply<mutation_reply<credit_result>>, reply<me_view>, reply<bool>,
-                                reply<session_grant>, reply<login_challenge>>;
+                                reply<session_grant>, reply<login_challenge>,
+                                reply<webhook_outcome>, reply<webhook_event_view>,
+                                reply<topup_result>>;
 
 /// Answers whatever a completion waits for with a failure.
 inline void fail(completion& done, const failure& why) {
@@ -224,5 +275,9 @@ TALLY_FIELDS(verify_link_request, x.token, x.origin)
 TALLY_FIELDS(code_request, x.phone, x.origin)
 TALLY_FIELDS(verify_code_request, x.phone, x.code, x.origin)
 TALLY_FIELDS(envelope, x.key, x.command)
+TALLY_FIELDS(topup_request, x.object_id, x.credits, x.event)
+TALLY_FIELDS(webhook_delivery_request, x.delivery)
+TALLY_FIELDS(webhook_settle_request, x.attempt, x.ok, x.topped_up, x.why)
+TALLY_FIELDS(webhook_event_request, x.event_id)
 
 } // namespace tally

@@ -14,6 +14,7 @@
 #include "protocols/reply.hpp"
 #include "protocols/store_health.hpp"
 #include "protocols/uuid.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -73,6 +74,15 @@ public:
 
   /// Revokes the caller's session; true once the revocation is committed.
   virtual void logout(const caller& who, request_origin origin, reply<bool> done) = 0;
+
+  // -- payment webhooks (the signature is checked in http/) ------------------------
+
+  /// One verified delivery: processed (after the top-up committed),
+  /// duplicate, ignored or rejected, each after its record committed.
+  virtual void deliver_webhook(webhook_delivery delivery, reply<webhook_outcome> done) = 0;
+
+  /// An event's dedupe record (admin); `found` false when there is none.
+  virtual void get_webhook_event(std::string event_id, reply<webhook_event_view> done) = 0;
 
   /// Live view of the write-behind pipeline, for /readyz.
   virtual const store_health& health() const = 0;

@@ -44,6 +44,14 @@ public:
   /// tally_store_errors_total{kind = transient | permanent | fenced}
   prometheus::Family<prometheus::Counter>& store_errors;
 
+  /// tally_webhook_deliveries_total{outcome = processed | duplicate | ignored
+  /// | rejected | invalid_signature | failed}
+  prometheus::Family<prometheus::Counter>& webhook_deliveries;
+  /// tally_webhook_duplicates_total: deliveries answered `duplicate`.
+  prometheus::Counter& webhook_duplicates;
+  /// tally_webhook_signature_failures_total{reason = missing | malformed | stale | mismatch}
+  prometheus::Family<prometheus::Counter>& webhook_signature_failures;
+
   metrics(const metrics&) = delete;
   metrics& operator=(const metrics&) = delete;
 };

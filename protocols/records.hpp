@@ -10,6 +10,7 @@
 #include "protocols/auth.hpp"
 #include "protocols/credits.hpp"
 #include "protocols/fields.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -175,6 +176,10 @@ struct write_batch {
   std::vector<refresh_token_row> refresh_tokens;
   std::vector<outbox_row> outbox;
   std::vector<audit_row> audit;
+  /// Payment webhooks: dedupe records, upserted (merged) by id.
+  std::vector<webhook_event_row> webhook_events;
+  /// Payment objects that topped up; inserted once (primary key: the object).
+  std::vector<payment_row> payments;
 
   /// Rows in all the vectors (defined below, over the field list).
   size_t record_count() const;
@@ -207,7 +212,8 @@ TALLY_FIELDS(identity_snapshot, x.identity, x.code)
 // Each store has one writer per type (write_rows overloads); a type without
 // one does not compile. Coalescing keys: persistence/coalesce_key.hpp.
 TALLY_FIELDS(write_batch, x.new_users, x.balances, x.identities, x.ledger, x.idempotency,
-             x.magic_links, x.login_codes, x.sessions, x.refresh_tokens, x.outbox, x.audit)
+             x.magic_links, x.login_codes, x.sessions, x.refresh_tokens, x.outbox, x.audit,
+             x.webhook_events, x.payments)
 
 inline size_t write_batch::record_count() const {
   return fields(*this, [](const auto&... rows) { return (size_t{0} + ... + rows.size()); });

@@ -21,6 +21,7 @@ namespace {
 struct sweep_log {
   std::vector<timestamp_us> auth_sweeps;  ///< `now` of each delete_expired_auth
   size_t idempotency_sweeps = 0;
+  std::vector<timestamp_us> webhook_sweeps;  ///< `before` of each delete_webhook_events_before
   bool fail_transient = false;
 };
 
@@ -53,6 +54,12 @@ public:
     log_->auth_sweeps.push_back(now);
     if (log_->fail_transient) throw store_error(store_fault::transient, "down");
     return 3;
+  }
+  std::optional<webhook_event_row> find_webhook_event(const uuid&) override { return std::nullopt; }
+  std::optional<payment_row> find_payment(const uuid&) override { return std::nullopt; }
+  size_t delete_webhook_events_before(timestamp_us before) override {
+    log_->webhook_sweeps.push_back(before);
+    return 0;
   }
 
 private:

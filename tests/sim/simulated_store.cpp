@@ -352,6 +352,7 @@ void simulated_database::commit(const write_batch& batch) {
       fail(store_fault::permanent, "duplicate idempotency key");
   }
   check_auth_locked(batch);
+  check_webhooks_locked(batch);
   if (sabotage_ == sabotage::forget_commits) {
     ++commits_;
     return;  // the lie: success reported, nothing stored
@@ -371,6 +372,7 @@ void simulated_database::commit(const write_batch& batch) {
     user.key_inserted[record.key] = ++keys_inserted_;
   }
   apply_auth_locked(batch);
+  apply_webhooks_locked(batch);
   ++commits_;
   balance_writes_ += batch.balances.size();
   ledger_rows_ += batch.ledger.size();

@@ -111,6 +111,11 @@ public:
   size_t refresh_token_count() const;
   std::vector<outbox_row> outbox() const;
   std::vector<audit_row> audit() const;
+
+  // -- inspection: payment webhooks (simulated_webhooks.cpp) -------------------
+
+  std::map<uuid, webhook_event_row> webhook_events() const;
+  std::map<uuid, payment_row> payments() const;
   size_t identity_activations() const;
   /// find_session calls (loads of a session into a user actor).
   size_t session_reads() const;
@@ -138,6 +143,9 @@ public:
   std::optional<session_row> find_session(const uuid& user, const uuid& session);
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash);
   void create_session(const session_row& session, const refresh_token_row& token);
+  std::optional<webhook_event_row> find_webhook_event(const uuid& id);
+  std::optional<payment_row> find_payment(const uuid& id);
+  size_t delete_webhook_events_before(timestamp_us before);
   size_t delete_expired_auth(timestamp_us now);
 
 private:
@@ -162,6 +170,9 @@ private:
   /// Validates the auth part of a batch (throws like commit); applied later.
   void check_auth_locked(const write_batch& batch) const;
   void apply_auth_locked(const write_batch& batch);
+  /// Payment webhooks: the payments primary key, then the monotone merge.
+  void check_webhooks_locked(const write_batch& batch) const;
+  void apply_webhooks_locked(const write_batch& batch);
   bool user_exists_locked(const uuid& id, const write_batch* batch) const;
 
   mutable std::mutex mutex_;
@@ -195,6 +206,8 @@ private:
   std::map<std::string, refresh_token_row> refresh_tokens_;
   std::vector<outbox_row> outbox_;
   std::vector<audit_row> audit_;
+  std::map<uuid, webhook_event_row> webhook_events_;
+  std::map<uuid, payment_row> payments_;
   size_t identity_activations_ = 0;
   size_t session_reads_ = 0;
   size_t token_reads_ = 0;
@@ -248,6 +261,13 @@ public:
     db_->create_session(session, token);
   }
   size_t delete_expired_auth(timestamp_us now) override { return db_->delete_expired_auth(now); }
+  std::optional<webhook_event_row> find_webhook_event(const uuid& id) override {
+    return db_->find_webhook_event(id);
+  }
+  std::optional<payment_row> find_payment(const uuid& id) override { return db_->find_payment(id); }
+  size_t delete_webhook_events_before(timestamp_us before) override {
+    return db_->delete_webhook_events_before(before);
+  }
 
 private:
   std::shared_ptr<simulated_database> db_;
