@@ -242,4 +242,16 @@ void caf_gateway::subdomain_status(const caller& who, std::string name,
                     });
 }
 
+void caf_gateway::deliver_webhook(webhook_delivery delivery, reply<webhook_outcome> done) {
+  if (closed()) return done(shutting_down());
+  auto event = webhook_event_key(delivery.event_id);
+  dispatch(registry_, event, webhook_delivery_request{std::move(delivery)}, std::move(done));
+}
+
+void caf_gateway::get_webhook_event(std::string event_id, reply<webhook_event_view> done) {
+  if (closed()) return done(shutting_down());
+  auto event = webhook_event_key(event_id);
+  dispatch(registry_, event, webhook_event_request{std::move(event_id)}, std::move(done));
+}
+
 } // namespace tally

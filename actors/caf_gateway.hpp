@@ -60,6 +60,8 @@ public:
                        std::string subdomain, reply<tenant_view> done) override;
   void deactivate_module(const caller& who, const uuid& tenant, reply<tenant_view> done) override;
   void subdomain_status(const caller& who, std::string name, reply<subdomain_view> done) override;
+  void deliver_webhook(webhook_delivery delivery, reply<webhook_outcome> done) override;
+  void get_webhook_event(std::string event_id, reply<webhook_event_view> done) override;
 
   const store_health& health() const override { return health_; }
 

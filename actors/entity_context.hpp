@@ -17,6 +17,7 @@
 #include "protocols/limits.hpp"
 #include "protocols/store_health.hpp"
 #include "protocols/tenants.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -58,6 +59,8 @@ struct entity_context {
   generation_provider* provider = nullptr;
   /// Null in tests.
   generation_metrics* generation_stats = nullptr;
+  /// Payment webhooks: dedupe retention, waiting deliveries per event.
+  webhook_config webhook;
 };
 
 /// Microseconds of a duration, for timestamp arithmetic.

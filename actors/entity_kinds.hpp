@@ -16,6 +16,7 @@
 #include "actors/subdomain.hpp"
 #include "actors/tenant.hpp"
 #include "actors/user.hpp"
+#include "actors/webhook_event.hpp"
 #include "protocols/caf_types.hpp"
 
 namespace tally {
@@ -36,6 +37,7 @@ TALLY_ENTITY_KIND(user, user_behavior)
 TALLY_ENTITY_KIND(identity, identity_behavior)
 TALLY_ENTITY_KIND(tenant, tenant_behavior)
 TALLY_ENTITY_KIND(subdomain, subdomain_behavior)
+TALLY_ENTITY_KIND(webhook_event, webhook_event_behavior)
 
 #undef TALLY_ENTITY_KIND
 

@@ -83,21 +83,6 @@ void retire(identity_pointer self) {
   ask_retirement(self);
 }
 
-void on_committed(identity_pointer self, uint64_t token) {
-  auto& st = self->state;
-  if (st.current == phase::retiring) return;
-  for (auto& pending : st.writes.take_committed(token, st.id)) pending.on_commit();
-}
-
-void on_write_failed(identity_pointer self, uint64_t token) {
-  auto& st = self->state;
-  if (st.current == phase::retiring) return;
-  log_event(log_level::warn, "write failed; identity reloads from the store",
-            {{"identity_id", std::string_view(to_string(st.id))},
-             {"token", static_cast<int64_t>(token)}});
-  retire(self);
-}
-
 /// Answers a failed login attempt once its audit row (and whatever else in
 /// `records`, e.g. a counted code failure) is committed. The audit row is
 /// sampled (audit_budget.hpp): without it and nothing else to write, the
@@ -485,8 +470,10 @@ identity_actor::behavior_type identity_behavior(identity_pointer self, uuid id, 
       handle_command<identity_command>(self, command, done,
                      [self](auto& cmd, auto answer) { handle(self, cmd, std::move(answer)); });
     },
-    [self](committed_atom, uint64_t token) { on_committed(self, token); },
-    [self](write_failed_atom, uint64_t token) { on_write_failed(self, token); },
+    [self](committed_atom, uint64_t token) { run_committed_callbacks(self, token); },
+    [self](write_failed_atom, uint64_t token) {
+      retire_after_write_failure(self, token, "identity", retire);
+    },
     [self](idle_query_atom) { answer_idle_query(self); },
     [self](sync_atom) { answer_sync(self); },
     [self](passivate_atom) { self->quit(); },

@@ -140,6 +140,30 @@ entity_actor::behavior_type entity_handlers(Self self, Handle handle, OnCommitte
   };
 }
 
+/// For kinds whose pending writes are callbacks (`on_commit`, `on_fail`:
+/// identity, webhook event): the writer committed up to `token`, so what
+/// each committed write owes runs, oldest first.
+template <class Self>
+void run_committed_callbacks(Self self, uint64_t token) {
+  auto& st = self->state;
+  if (st.retiring()) return;
+  for (auto& pending : st.writes.take_committed(token, st.id)) pending.on_commit();
+}
+
+/// A write failed for good: logged, then `retire(self)` (memory must not
+/// run ahead of the store; the next command reloads). `kind` names the
+/// entity in the log line.
+template <class Self, class Retire>
+void retire_after_write_failure(Self self, uint64_t token, std::string_view kind, Retire&& retire) {
+  auto& st = self->state;
+  if (st.retiring()) return;
+  log_event(log_level::warn, "write failed; entity reloads from the store",
+            {{"kind", kind},
+             {"entity_id", std::string_view(to_string(st.id))},
+             {"token", static_cast<int64_t>(token)}});
+  retire(self);
+}
+
 /// drain: everything the registry forwarded before this sync is handled.
 template <class Self>
 void answer_sync(Self self) {

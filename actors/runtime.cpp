@@ -101,6 +101,8 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   writer_settings writing;
   writing.batch_records_max = config.write_batch_records_max;
   writing.idempotency_retention = config.idempotency_retention;
+  writing.webhook_retention = config.webhook.retention;
+  writing.webhook_sweep_interval = config.webhook.sweep_interval;
   self.writer = spawn_writer(system, make_store, writing, self.health, process_metrics);
   for (size_t i = 0; i < std::max<size_t>(config.reader_count, 1); ++i)
     self.readers.push_back(spawn_reader(system, make_store, self.health));
@@ -114,6 +116,7 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   self.context.health = &self.health;
   self.context.auth = config.auth;
   self.context.tenants = config.tenants;
+  self.context.webhook = config.webhook;
   self.context.clock = now_us;
   self.context.login_failure_audits = &self.login_failure_audits;
   self.limiters = spawn_anonymous_limiters(system, config.auth);

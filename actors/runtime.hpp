@@ -15,6 +15,7 @@
 #include "protocols/generations.hpp"
 #include "protocols/limits.hpp"
 #include "protocols/tenants.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -57,6 +58,8 @@ struct runtime_config {
   provider_config provider_settings;
   /// Module catalog, reserved subdomains, trial length (API.md "Tenants").
   tenant_config tenants;
+  /// Payment webhooks: dedupe retention and its sweep, waiting deliveries.
+  webhook_config webhook;
 };
 
 /// Opens one store connection; called on the writer's and readers' threads.

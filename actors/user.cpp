@@ -9,6 +9,7 @@
 #include "actors/lifecycle.hpp"
 #include "actors/user_generations.hpp"
 #include "actors/user_sessions.hpp"
+#include "actors/user_topups.hpp"
 #include "protocols/codec.hpp"
 #include "protocols/invariant.hpp"
 #include "protocols/log.hpp"
@@ -510,6 +511,10 @@ void handle(user_pointer self, check_session_request& cmd, reply<bool> done) {
 void handle(user_pointer self, membership_changed_request& cmd, reply<bool> done) {
   note_membership(self, cmd.membership);
   done(true);
+}
+
+void handle(user_pointer self, topup_request& cmd, topup_reply done) {
+  topup(self, cmd, std::move(done));
 }
 
 } // namespace

@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -172,6 +174,9 @@ struct user_state {
   /// the first /me of an activation, then kept current by the tenants'
   /// membership notices (user_memberships.cpp). Null: not loaded.
   std::unique_ptr<std::vector<membership_view>> memberships;
+  /// Payment top-ups waiting for their commit: (object id, event id).
+  /// Allocated only while one is (user_topups.cpp).
+  std::unique_ptr<std::vector<std::pair<std::string, std::string>>> topups_in_flight;
 
   // -- lifecycle predicates (lifecycle.hpp) --------------------------------------
   bool retiring() const { return current == phase::retiring; }

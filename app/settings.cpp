@@ -101,6 +101,10 @@ settings_result load_settings(int argc, char** argv) {
   std::string reserved_subdomains = "www,api,admin,app,mail";
   int64_t trial_days = tenants.trial_length.count() / 24;
   int64_t reservation_ttl_ms = tenants.reservation_ttl.count();
+  auto& webhook = s.runtime.webhook;
+  int64_t webhook_tolerance_s = webhook.tolerance.count();
+  int64_t webhook_retention_s = webhook.retention.count();
+  int64_t webhook_sweep_interval_ms = webhook.sweep_interval.count();
 
   // Options visible everywhere: flag name == config-file key == TALLY_<NAME>.
   po::options_description options("Options (flags; config file keys; TALLY_<NAME> variables)");
@@ -123,6 +127,15 @@ settings_result load_settings(int argc, char** argv) {
     ("jwt-secret", po::value(&s.http.jwt_secret), "HS256 key for access tokens (required unless --dev)")
     ("admin-token", po::value(&s.http.admin_token), "bearer token for /v1/admin/* (none = admin API off)")
     ("webhook-secret", po::value(&s.webhook_secret), "payment webhook signing secret")
+    ("webhook-tolerance-s", po::value(&webhook_tolerance_s)->default_value(webhook_tolerance_s),
+     "a webhook signature's timestamp may be this far from now, either way")
+    ("webhook-retention-s", po::value(&webhook_retention_s)->default_value(webhook_retention_s),
+     "payment event dedupe records are kept this long")
+    ("webhook-sweep-interval-ms", po::value(&webhook_sweep_interval_ms)
+       ->default_value(webhook_sweep_interval_ms), "expired webhook dedupe records are deleted this often")
+    ("webhook-waiting-max", po::value(&webhook.waiting_deliveries_max)
+       ->default_value(webhook.waiting_deliveries_max),
+     "deliveries of one event waiting behind its first before 503")
     ("ack", po::value(&ack)->default_value(ack), "commit (2xx after the commit) or memory")
     ("cors-origins", po::value(&cors), "comma-separated allowed CORS origins")
     ("log-level", po::value(&s.log_level)->default_value(s.log_level), "debug, info, warn or error")
@@ -364,6 +377,20 @@ settings_result load_settings(int argc, char** argv) {
   tenants.trial_length = std::chrono::hours(24 * trial_days);
   tenants.reservation_ttl = std::chrono::milliseconds(reservation_ttl_ms);
   s.http.tenants = tenants;
+  for (auto [name, value] : {std::pair{"webhook-tolerance-s", webhook_tolerance_s},
+                             std::pair{"webhook-retention-s", webhook_retention_s},
+                             std::pair{"webhook-sweep-interval-ms", webhook_sweep_interval_ms},
+                             std::pair{"webhook-waiting-max", static_cast<int64_t>(webhook.waiting_deliveries_max)}}) {
+    if (value <= 0) {
+      result.error = std::string(name) + " must be > 0";
+      return result;
+    }
+  }
+  webhook.secret = s.webhook_secret;
+  webhook.tolerance = std::chrono::seconds(webhook_tolerance_s);
+  webhook.retention = std::chrono::seconds(webhook_retention_s);
+  webhook.sweep_interval = std::chrono::milliseconds(webhook_sweep_interval_ms);
+  s.http.webhook = webhook;
   result.value = std::move(s);
   return result;
 }

@@ -11,6 +11,8 @@
 
 #include "protocols/tenants.hpp"
 
+#include "protocols/webhook.hpp"
+
 namespace tally {
 
 struct http_config {
@@ -78,6 +80,10 @@ struct http_config {
 
   /// Module catalog and reserved subdomains (422 at the door).
   tenant_config tenants;
+
+  /// Payment webhooks: the signing secret (empty: 503) and the signature's
+  /// timestamp tolerance.
+  webhook_config webhook;
 };
 
 } // namespace tally

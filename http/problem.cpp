@@ -62,9 +62,13 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
   {409, "MODULE_ALREADY_ACTIVE", "/problems/module-already-active",
    "The tenant already has an active module", false},
   {409, "SUBDOMAIN_TAKEN", "/problems/subdomain-taken", "The subdomain is taken", false},
+  {400, "INVALID_SIGNATURE", "/problems/invalid-signature",
+   "The Stripe-Signature header does not verify", false},
+  {503, "WEBHOOKS_NOT_CONFIGURED", "/problems/webhooks-not-configured",
+   "Payment webhooks are not configured on this service", true},
 }};
 
-static_assert(problem_table.back().code == "SUBDOMAIN_TAKEN",
+static_assert(problem_table.back().code == "WEBHOOKS_NOT_CONFIGURED",
               "problem_table must list every problem_code in enum order");
 
 } // namespace

@@ -85,10 +85,14 @@ enum class problem_code : uint8_t {
   module_already_active,
   /// 409: another tenant holds the subdomain.
   subdomain_taken,
+  /// 400: a payment webhook's Stripe-Signature is missing, malformed, stale or wrong.
+  invalid_signature,
+  /// 503: no webhook signing secret is configured (TALLY_WEBHOOK_SECRET).
+  webhooks_not_configured,
 };
 
 /// Number of problem_code enumerators (for tables and tests).
-inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::subdomain_taken) + 1;
+inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::webhooks_not_configured) + 1;
 
 /// One row of the table.
 struct problem_info {

@@ -6,6 +6,7 @@
 #include "http/ops_routes.hpp"
 #include "http/web_routes.hpp"
 #include "http/tenant_routes.hpp"
+#include "http/webhook_routes.hpp"
 
 namespace tally {
 
@@ -83,6 +84,14 @@ router make_api_router() {
              idempotency_kind::none, deactivate_module});
   table.add("/v1/subdomains/{name}", {verb::get, "get_subdomain", auth_kind::user, body_kind::none,
                                       idempotency_kind::none, get_subdomain});
+  // Payment webhooks (API.md). The delivery reads its body raw (the
+  // signature covers the exact bytes), so the pipeline parses none.
+  table.add("/v1/webhooks/payments", {verb::post, "receive_payment_webhook", auth_kind::none,
+                                      body_kind::none, idempotency_kind::none,
+                                      receive_payment_webhook});
+  table.add("/v1/admin/webhooks/payments/{event_id}",
+            {verb::get, "get_payment_webhook", auth_kind::admin, body_kind::none,
+             idempotency_kind::none, get_payment_webhook});
   return table;
 }
 

@@ -250,13 +250,13 @@ CREATE INDEX audit_log_created_at ON audit_log (created_at);
 CREATE INDEX audit_log_user_id ON audit_log (user_id, created_at);
 )sql";
 
-// Version 3: tenants and modules (API.md "Tenants and modules"). The
+// Version 4: tenants and modules (API.md "Tenants and modules"). The
 // actors keep one module per tenant and one tenant per subdomain; these
 // constraints are the second guard: subdomains.name is the primary key (a
 // second holder's insert fails), a tenant holds at most one name, and at
 // most one subscription per tenant is not cancelled. tenant_members is
 // read by user (GET /v1/auth/me loads a user's tenants once per activation).
-constexpr const char* sqlite_v3 = R"sql(
+constexpr const char* tenant_sqlite_v4 = R"sql(
 CREATE TABLE tenants (
   id            TEXT    PRIMARY KEY,
   name          TEXT    NOT NULL,
@@ -293,7 +293,7 @@ CREATE INDEX subscriptions_tenant_id ON subscriptions (tenant_id, created_at);
 CREATE UNIQUE INDEX subscriptions_one_live ON subscriptions (tenant_id) WHERE status <> 'cancelled';
 )sql";
 
-constexpr const char* postgres_v3 = R"sql(
+constexpr const char* tenant_postgres_v4 = R"sql(
 CREATE TABLE tenants (
   id            uuid        PRIMARY KEY,
   name          text        NOT NULL,
@@ -330,6 +330,54 @@ CREATE INDEX subscriptions_tenant_id ON subscriptions (tenant_id, created_at);
 CREATE UNIQUE INDEX subscriptions_one_live ON subscriptions (tenant_id) WHERE status <> 'cancelled';
 )sql";
 
+// Version 5: payment webhooks. webhook_events are the dedupe records of
+// event ids (swept after the retention, by first_seen_at); payments hold
+// one row per payment object that topped up, and their primary key is what
+// refuses a second top-up of one object in the store.
+constexpr const char* payment_sqlite_v5 = R"sql(
+CREATE TABLE webhook_events (
+  id            TEXT    PRIMARY KEY,
+  event_id      TEXT    NOT NULL UNIQUE,
+  type          TEXT    NOT NULL,
+  status        TEXT    NOT NULL
+                CHECK (status IN ('processed', 'duplicate', 'ignored', 'rejected')),
+  deliveries    INTEGER NOT NULL CHECK (deliveries > 0),
+  first_seen_at INTEGER NOT NULL,
+  processed_at  INTEGER
+);
+CREATE INDEX webhook_events_first_seen_at ON webhook_events (first_seen_at);
+CREATE TABLE payments (
+  id         TEXT    PRIMARY KEY,
+  object_id  TEXT    NOT NULL UNIQUE,
+  user_id    TEXT    NOT NULL,
+  credits    INTEGER NOT NULL CHECK (credits > 0),
+  event_id   TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+);
+)sql";
+
+constexpr const char* payment_postgres_v5 = R"sql(
+CREATE TABLE webhook_events (
+  id            uuid        PRIMARY KEY,
+  event_id      text        NOT NULL UNIQUE,
+  type          text        NOT NULL,
+  status        text        NOT NULL
+                CHECK (status IN ('processed', 'duplicate', 'ignored', 'rejected')),
+  deliveries    bigint      NOT NULL CHECK (deliveries > 0),
+  first_seen_at timestamptz NOT NULL,
+  processed_at  timestamptz
+);
+CREATE INDEX webhook_events_first_seen_at ON webhook_events (first_seen_at);
+CREATE TABLE payments (
+  id         uuid        PRIMARY KEY,
+  object_id  text        NOT NULL UNIQUE,
+  user_id    uuid        NOT NULL,
+  credits    bigint      NOT NULL CHECK (credits > 0),
+  event_id   text        NOT NULL,
+  created_at timestamptz NOT NULL
+);
+)sql";
+
 } // namespace
 
 const char* schema_version_table_sql(sql_dialect dialect) {
@@ -342,9 +390,11 @@ const char* schema_version_table_sql(sql_dialect dialect) {
 
 const std::vector<migration>& migrations_for(sql_dialect dialect) {
   static const std::vector<migration> sqlite_steps{
-    {1, sqlite_v1}, {2, sqlite_v2}, {3, generation_schema::sqlite}, {4, sqlite_v3}};
+    {1, sqlite_v1},       {2, sqlite_v2},       {3, generation_schema::sqlite},
+    {4, tenant_sqlite_v4}, {5, payment_sqlite_v5}};
   static const std::vector<migration> postgres_steps{
-    {1, postgres_v1}, {2, postgres_v2}, {3, generation_schema::postgres}, {4, postgres_v3}};
+    {1, postgres_v1},       {2, postgres_v2},       {3, generation_schema::postgres},
+    {4, tenant_postgres_v4}, {5, payment_postgres_v5}};
   return dialect == sql_dialect::sqlite ? sqlite_steps : postgres_steps;
 }
 

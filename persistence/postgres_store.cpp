@@ -231,6 +231,29 @@ const std::vector<std::pair<std::string, std::string>>& statement_definitions() 
     {"users_with_generations_due",
      "SELECT DISTINCT user_id FROM generations WHERE status IN ('pending', 'processing')"
      " AND timeout_at <= " + from_us("$1") + " LIMIT $2"},
+    // -- payment webhooks (rare rows: one statement per row) --
+    {"find_webhook_event",
+     "SELECT event_id, type, status, deliveries, " + to_us("first_seen_at") + ", COALESCE(" +
+     to_us("processed_at") + ", 0) FROM webhook_events WHERE id = $1"},
+    {"find_payment",
+     "SELECT object_id, user_id, credits, event_id, " + to_us("created_at") + " FROM payments WHERE id = $1"},
+    {"delete_webhook_events_before",
+     "DELETE FROM webhook_events WHERE first_seen_at < " + from_us("$1")},
+    // A monotone merge (protocols/webhook.hpp): the event's entity and the
+    // user's top-up both write this row, and neither may undo the other.
+    {"commit_webhook_event",
+     "INSERT INTO webhook_events (id, event_id, type, status, deliveries, first_seen_at, processed_at)"
+     " VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::bigint, " + from_us("$6") + ", " +
+     from_us("NULLIF($7::bigint, 0)") + ") ON CONFLICT (id) DO UPDATE SET"
+     " status = CASE WHEN webhook_events.status = 'processed' THEN 'processed' ELSE excluded.status END,"
+     " deliveries = GREATEST(webhook_events.deliveries, excluded.deliveries),"
+     " first_seen_at = LEAST(webhook_events.first_seen_at, excluded.first_seen_at),"
+     " processed_at = COALESCE(webhook_events.processed_at, excluded.processed_at)"},
+    // A plain INSERT: a second row for one object violates the primary key
+    // and fails the whole batch (the store's guard against a second top-up).
+    {"commit_payment",
+     "INSERT INTO payments (id, object_id, user_id, credits, event_id, created_at)"
+     " VALUES ($1::uuid, $2::text, $3::uuid, $4::bigint, $5::text, " + from_us("$6") + ")"},
   };
   return definitions;
 }
@@ -639,6 +662,19 @@ void write_rows(pqxx::work& tx, const std::vector<tenant_row>& rows);
 void write_rows(pqxx::work& tx, const std::vector<tenant_member_row>& rows);
 void write_rows(pqxx::work& tx, const std::vector<subdomain_write>& rows);
 void write_rows(pqxx::work& tx, const std::vector<subscription_row>& rows);
+
+void write_rows(pqxx::work& tx, const std::vector<webhook_event_row>& rows) {
+  for (const auto& event : rows)
+    tx.exec_prepared("commit_webhook_event", to_string(event.id), event.event_id, event.type,
+                     std::string(to_string(event.status)), event.deliveries, event.first_seen_at,
+                     event.processed_at);
+}
+
+void write_rows(pqxx::work& tx, const std::vector<payment_row>& rows) {
+  for (const auto& payment : rows)
+    tx.exec_prepared("commit_payment", to_string(payment.id), payment.object_id, to_string(payment.user_id),
+                     payment.credits, payment.event_id, payment.created_at);
+}
 
 /// A nullable uuid column: NULL reads as the nil uuid.
 uuid uuid_or_nil_from(const pqxx::field& field) {
@@ -1277,6 +1313,47 @@ std::vector<membership_view> postgres_store::find_memberships(const uuid& user) 
     return found;
   } catch (...) {
     fail("find_memberships");
+  }
+}
+
+// -- payment webhooks -------------------------------------------------------------
+
+std::optional<webhook_event_row> postgres_store::find_webhook_event(const uuid& id) {
+  try {
+    pqxx::nontransaction tx(connected().connection);
+    auto rows = tx.exec_prepared("find_webhook_event", to_string(id));
+    if (rows.empty()) return std::nullopt;
+    const auto& row = rows[0];
+    auto status = parse_webhook_status(row[2].c_str());
+    if (!status) throw store_error(store_fault::permanent, "postgres: unknown webhook status in a stored row");
+    return webhook_event_row{id,      row[0].as<std::string>(), row[1].as<std::string>(), *status,
+                             row[3].as<int64_t>(), row[4].as<int64_t>(), row[5].as<int64_t>()};
+  } catch (...) {
+    fail("find_webhook_event");
+  }
+}
+
+std::optional<payment_row> postgres_store::find_payment(const uuid& id) {
+  try {
+    pqxx::nontransaction tx(connected().connection);
+    auto rows = tx.exec_prepared("find_payment", to_string(id));
+    if (rows.empty()) return std::nullopt;
+    const auto& row = rows[0];
+    return payment_row{id, row[0].as<std::string>(), uuid_from(row[1]), row[2].as<int64_t>(),
+                       row[3].as<std::string>(), row[4].as<int64_t>()};
+  } catch (...) {
+    fail("find_payment");
+  }
+}
+
+size_t postgres_store::delete_webhook_events_before(timestamp_us before) {
+  try {
+    pqxx::work tx(connected().connection);
+    auto deleted = tx.exec_prepared("delete_webhook_events_before", before);
+    tx.commit();
+    return deleted.affected_rows();
+  } catch (...) {
+    fail("delete_webhook_events_before");
   }
 }
 

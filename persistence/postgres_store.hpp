@@ -65,6 +65,9 @@ public:
   std::optional<tenant_snapshot> activate_tenant(const uuid& tenant) override;
   uuid find_subdomain_holder(const std::string& name) override;
   std::vector<membership_view> find_memberships(const uuid& user) override;
+  std::optional<webhook_event_row> find_webhook_event(const uuid& id) override;
+  std::optional<payment_row> find_payment(const uuid& id) override;
+  size_t delete_webhook_events_before(timestamp_us before) override;
 
 private:
   struct session;  // the pqxx connection; defined in the .cpp to keep pqxx out of headers

@@ -308,6 +308,20 @@ reader_actor::behavior_type reader_behavior(reader_pointer self, store_factory m
         return err;
       return found;
     },
+    [self](find_webhook_atom, const uuid& id) -> caf::result<webhook_event_lookup> {
+      webhook_event_lookup found;
+      if (auto err = guarded(self, "webhook event lookup",
+                             [&](store& db) { found.row = db.find_webhook_event(id); }))
+        return err;
+      return found;
+    },
+    [self](find_payment_atom, const uuid& id) -> caf::result<payment_lookup> {
+      payment_lookup found;
+      if (auto err = guarded(self, "payment lookup",
+                             [&](store& db) { found.payment = db.find_payment(id); }))
+        return err;
+      return found;
+    },
     [self](flush_atom) {
       auto& st = self->state;
       st.flush_outstanding = false;

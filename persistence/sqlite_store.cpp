@@ -1059,4 +1059,86 @@ std::vector<membership_view> sqlite_store::find_memberships(const uuid& user) {
   });
 }
 
+// -- payment webhooks -------------------------------------------------------------
+
+std::optional<webhook_event_row> sqlite_store::find_webhook_event(const uuid& id) {
+  return guarded([&] {
+    std::optional<webhook_event_row> found;
+    statement_use use(db_, statement(
+      "SELECT event_id, type, status, deliveries, first_seen_at, processed_at FROM webhook_events"
+      " WHERE id = ?1"));
+    use.bind(1, id);
+    if (use.step()) {
+      auto status = parse_webhook_status(use.text_at(2));
+      if (!status) throw store_error(store_fault::permanent, "sqlite: unknown webhook status in a stored row");
+      found = webhook_event_row{id,           use.text_at(0),  use.text_at(1), *status,
+                                use.int64_at(3), use.int64_at(4), use.int64_at(5)};
+    }
+    return found;
+  });
+}
+
+std::optional<payment_row> sqlite_store::find_payment(const uuid& id) {
+  return guarded([&] {
+    std::optional<payment_row> found;
+    statement_use use(db_, statement(
+      "SELECT object_id, user_id, credits, event_id, created_at FROM payments WHERE id = ?1"));
+    use.bind(1, id);
+    if (use.step())
+      found = payment_row{id, use.text_at(0), use.uuid_at(1), use.int64_at(2), use.text_at(3), use.int64_at(4)};
+    return found;
+  });
+}
+
+size_t sqlite_store::delete_webhook_events_before(timestamp_us before) {
+  return guarded([&] {
+    size_t deleted = 0;
+    in_transaction([&] {
+      statement_use use(db_, statement("DELETE FROM webhook_events WHERE first_seen_at < ?1"));
+      use.bind(1, before).run();
+      deleted = static_cast<size_t>(sqlite3_changes64(db_));
+    });
+    return deleted;
+  });
+}
+
+void sqlite_store::write_rows(const std::vector<webhook_event_row>& events) {
+  // A monotone merge (protocols/webhook.hpp): the event's entity and the
+  // user's top-up both write this row, and neither may undo the other.
+  for (const auto& event : events) {
+    statement_use use(db_, statement(
+      "INSERT INTO webhook_events (id, event_id, type, status, deliveries, first_seen_at, processed_at)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET"
+      " status = CASE WHEN webhook_events.status = 'processed' THEN 'processed' ELSE excluded.status END,"
+      " deliveries = MAX(webhook_events.deliveries, excluded.deliveries),"
+      " first_seen_at = MIN(webhook_events.first_seen_at, excluded.first_seen_at),"
+      " processed_at = COALESCE(webhook_events.processed_at, excluded.processed_at)"));
+    use.bind(1, event.id)
+      .bind(2, event.event_id)
+      .bind(3, event.type)
+      .bind(4, to_string(event.status))
+      .bind(5, event.deliveries)
+      .bind(6, event.first_seen_at)
+      .bind_time_or_null(7, event.processed_at);
+    use.run();
+  }
+}
+
+void sqlite_store::write_rows(const std::vector<payment_row>& payments) {
+  // A plain INSERT: a second row for one object violates the primary key
+  // and fails the whole batch (the store's guard against a second top-up).
+  for (const auto& payment : payments) {
+    statement_use use(db_, statement(
+      "INSERT INTO payments (id, object_id, user_id, credits, event_id, created_at)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    use.bind(1, payment.id)
+      .bind(2, payment.object_id)
+      .bind(3, payment.user_id)
+      .bind(4, payment.credits)
+      .bind(5, payment.event_id)
+      .bind(6, payment.created_at);
+    use.run();
+  }
+}
+
 } // namespace tally

@@ -74,6 +74,9 @@ public:
   std::optional<tenant_snapshot> activate_tenant(const uuid& tenant) override;
   uuid find_subdomain_holder(const std::string& name) override;
   std::vector<membership_view> find_memberships(const uuid& user) override;
+  std::optional<webhook_event_row> find_webhook_event(const uuid& id) override;
+  std::optional<payment_row> find_payment(const uuid& id) override;
+  size_t delete_webhook_events_before(timestamp_us before) override;
 
 private:
   /// Finalizes cached statements and closes the connection.
@@ -122,6 +125,8 @@ private:
   void write_rows(const std::vector<tenant_member_row>& members);
   void write_rows(const std::vector<subdomain_write>& subdomains);
   void write_rows(const std::vector<subscription_row>& subscriptions);
+  void write_rows(const std::vector<webhook_event_row>& events);
+  void write_rows(const std::vector<payment_row>& payments);
 
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;

@@ -184,6 +184,19 @@ public:
     (void)user;
     throw store_error(store_fault::permanent, "this store keeps no tenants");
   }
+
+  // -- payment webhooks ------------------------------------------------------------
+
+  /// The dedupe record of one event, by webhook_event_key; nullopt if none.
+  virtual std::optional<webhook_event_row> find_webhook_event(const uuid& id) = 0;
+
+  /// The payment object that topped up, by payment_object_key; nullopt if none.
+  virtual std::optional<payment_row> find_payment(const uuid& id) = 0;
+
+  /// Deletes event dedupe records first seen before `before`; returns how
+  /// many. Payment rows are kept: they are the record of a top-up, like the
+  /// ledger, and keep a late redelivery from topping up again.
+  virtual size_t delete_webhook_events_before(timestamp_us before) = 0;
 };
 
 /// Opens "sqlite:<path>" or a libpq URI ("postgresql://..."/"postgres://...").

@@ -239,6 +239,21 @@ void sweep_expired_auth(writer_pointer self) {
   }
 }
 
+void sweep_webhook_events(writer_pointer self) {
+  auto& st = self->state;
+  auto before = now_us() - st.settings.webhook_retention.count();
+  try {
+    auto deleted = st.db.get().delete_webhook_events_before(before);
+    if (deleted > 0)
+      log_event(log_level::info, "expired webhook dedupe records deleted",
+                {{"count", static_cast<int64_t>(deleted)}});
+  } catch (const store_error& e) {
+    count_error(st, e.fault());
+    if (e.fault() == store_fault::transient) set_reachable(st, false);
+    log_event(log_level::warn, "webhook sweep failed", {{"error", std::string_view(e.what())}});
+  }
+}
+
 } // namespace
 
 writer_actor::behavior_type writer_behavior(writer_pointer self, store_factory make_store,
@@ -252,6 +267,7 @@ writer_actor::behavior_type writer_behavior(writer_pointer self, store_factory m
   st.process_metrics = process_metrics;
   st.last_sweep = self->clock().now();
   st.last_auth_sweep = st.last_sweep;
+  st.last_webhook_sweep = st.last_sweep;
   self->delayed_send(self, settings.health_check_interval, health_tick_atom_v);
   return {
     [self](write_atom, entity_write& write) {
@@ -293,6 +309,10 @@ writer_actor::behavior_type writer_behavior(writer_pointer self, store_factory m
       if (now - st.last_auth_sweep >= st.settings.auth_sweep_interval) {
         st.last_auth_sweep = now;
         sweep_expired_auth(self);
+      }
+      if (now - st.last_webhook_sweep >= st.settings.webhook_sweep_interval) {
+        st.last_webhook_sweep = now;
+        sweep_webhook_events(self);
       }
       self->delayed_send(self, st.settings.health_check_interval, health_tick_atom_v);
     },

@@ -62,6 +62,10 @@ struct writer_settings {
   /// (store::delete_expired_auth; it keeps them a day past expiry, so a
   /// minute more or less does not matter, and each delete stays small).
   std::chrono::milliseconds auth_sweep_interval{std::chrono::seconds(60)};
+  /// Payment-webhook dedupe records older than this are deleted
+  /// (store::delete_webhook_events_before), every webhook_sweep_interval.
+  std::chrono::microseconds webhook_retention{std::chrono::hours(24 * 7)};
+  std::chrono::milliseconds webhook_sweep_interval{std::chrono::seconds(60)};
 };
 
 struct writer_state {
@@ -80,6 +84,7 @@ struct writer_state {
   bool flush_outstanding = false;
   caf::actor_clock::time_point last_sweep{};
   caf::actor_clock::time_point last_auth_sweep{};
+  caf::actor_clock::time_point last_webhook_sweep{};
   /// Set by flush_and_stop: deliver once nothing is pending.
   std::optional<caf::typed_response_promise<bool>> stop_promise;
 };

@@ -138,6 +138,8 @@ struct ip_verdict;
 struct tenant_lookup;
 struct subdomain_lookup;
 struct membership_list;
+struct webhook_event_lookup;
+struct payment_lookup;
 
 /// Hashes a UUID for the registry's and the writer's maps (v4 UUIDs are
 /// random, so folding the two halves is enough).
@@ -162,6 +164,9 @@ using logout_reply = reply<bool>;
 using generation_created_reply = reply<mutation_reply<generation_created>>;
 using generation_reply = reply<generation_row>;
 using generation_page_reply = reply<generation_page>;
+using webhook_reply = reply<webhook_outcome>;
+using webhook_view_reply = reply<webhook_event_view>;
+using topup_reply = reply<topup_result>;
 
 } // namespace tally
 
@@ -187,6 +192,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tally, (tally::completion))
   // Generations (a page query, user -> reader).
   CAF_ADD_TYPE_ID(tally, (tally::generation_query))
+  // Payment webhooks (reader answers).
+  CAF_ADD_TYPE_ID(tally, (tally::webhook_event_lookup))
+  CAF_ADD_TYPE_ID(tally, (tally::payment_lookup))
 
   // A committed ledger page (user -> reader).
   CAF_ADD_ATOM(tally, tally, ledger_atom, "t_ledger")
@@ -229,6 +237,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_ATOM(tally, tally, load_tenant_atom, "t_loadten")
   CAF_ADD_ATOM(tally, tally, load_subdomain_atom, "t_loadsub")
   CAF_ADD_ATOM(tally, tally, find_memberships_atom, "t_findmem")
+  // Payment webhooks (webhook event / user -> reader).
+  CAF_ADD_ATOM(tally, tally, find_webhook_atom, "t_findwh")
+  CAF_ADD_ATOM(tally, tally, find_payment_atom, "t_findpay")
 CAF_END_TYPE_ID_BLOCK(tally)
 
 // Domain errors travel between actors as caf::error values of category
@@ -308,6 +319,19 @@ TALLY_FIELDS(session_lookup, x.session)
 TALLY_FIELDS(refresh_token_lookup, x.token)
 TALLY_FIELDS(ip_verdict, x.allowed, x.retry_after_us)
 
+/// Answer of a webhook-event lookup by key.
+struct webhook_event_lookup {
+  std::optional<webhook_event_row> row;
+};
+
+/// Answer of a payment-object lookup by key.
+struct payment_lookup {
+  std::optional<payment_row> payment;
+};
+
+TALLY_FIELDS(webhook_event_lookup, x.row)
+TALLY_FIELDS(payment_lookup, x.payment)
+
 /// The write-behind writer (persistence/writer.hpp).
 using writer_actor = caf::typed_actor<
   // Queue one entity's records for the next group commit.
@@ -352,6 +376,10 @@ using reader_actor = caf::typed_actor<
   caf::replies_to<load_subdomain_atom, std::string>::with<subdomain_lookup>,
   // A user's tenants with roles (/v1/auth/me, loaded once per activation).
   caf::replies_to<find_memberships_atom, uuid>::with<membership_list>,
+  // A payment event's dedupe record, by webhook_event_key.
+  caf::replies_to<find_webhook_atom, uuid>::with<webhook_event_lookup>,
+  // A payment object that topped up, by payment_object_key.
+  caf::replies_to<find_payment_atom, uuid>::with<payment_lookup>,
   // (self) Serve the queued loads and lookups with as few store calls as possible.
   caf::reacts_to<flush_atom>>;
 
@@ -392,6 +420,9 @@ using tenant_actor = entity_actor;
 
 /// One subdomain name: who holds it, who has it reserved (actors/subdomain.hpp).
 using subdomain_actor = entity_actor;
+
+/// One payment event id: its deliveries and dedupe record (actors/webhook_event.hpp).
+using webhook_event_actor = entity_actor;
 
 /// (kind, key) -> entity actor, with lazy activation and passivation
 /// (actors/registry.hpp). Activation numbers are unique across kinds, so

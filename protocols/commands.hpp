@@ -22,6 +22,7 @@
 #include "protocols/tenants.hpp"
 #include "protocols/uuid.hpp"
 #include "protocols/fields.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -31,6 +32,7 @@ enum class entity_kind : uint8_t {
   identity,  ///< key: identity_id(kind, normalised value)
   tenant,    ///< key: the tenant id
   subdomain, ///< key: subdomain_key(name)
+  webhook_event,  ///< key: webhook_event_key(event id)
 };
 
 // -- user commands (key: user id) ---------------------------------------------------
@@ -315,6 +317,49 @@ struct release_subdomain_request {
   uuid tenant{};
 };
 
+/// A payment top-up, at most once per payment object: committed with the
+/// object's payment_row and the event's record (protocols/webhook.hpp).
+/// Replies after the commit whatever the ack mode.
+struct topup_request {
+  static constexpr entity_kind kind = entity_kind::user;
+  using result = topup_result;
+  static constexpr bool mutates = true;
+  std::string object_id;
+  int64_t credits = 0;
+  /// The event's record as it stands once processed.
+  webhook_event_row event;
+};
+
+// -- webhook-event commands (key: webhook_event_key(event id)) ---------------------------
+
+/// One verified delivery of a payment event.
+struct webhook_delivery_request {
+  static constexpr entity_kind kind = entity_kind::webhook_event;
+  using result = webhook_outcome;
+  static constexpr bool mutates = true;
+  webhook_delivery delivery;
+};
+
+/// The user's answer to the top-up this event asked for (sent by the event
+/// to itself through the registry, so it reaches the current incarnation).
+struct webhook_settle_request {
+  static constexpr entity_kind kind = entity_kind::webhook_event;
+  using result = bool;
+  static constexpr bool mutates = true;
+  /// Which top-up this answers (the event's counter; a stale one is ignored).
+  uint64_t attempt = 0;
+  bool ok = false;
+  topup_result topped_up;  ///< when ok
+  failure why;             ///< when not ok
+};
+
+/// The event's dedupe record (admin).
+struct webhook_event_request {
+  static constexpr entity_kind kind = entity_kind::webhook_event;
+  using result = webhook_event_view;
+  std::string event_id;
+};
+
 /// The commands of each kind: a new command is a struct above, its field
 /// list below, and one alternative here.
 using user_command = std::variant<balance_request, ledger_request, charge_request, credit_request,
@@ -322,7 +367,8 @@ using user_command = std::variant<balance_request, ledger_request, charge_reques
                                   create_generation_request, get_generation_request,
                                   list_generations_request, cancel_generation_request,
                                   generation_answer_request, expire_generations_request,
-                                  check_session_request, membership_changed_request>;
+                                  check_session_request, membership_changed_request,
+                                  topup_request>;
 using identity_command =
   std::variant<magic_link_request, verify_link_request, code_request, verify_code_request,
                find_user_request>;
@@ -333,10 +379,14 @@ using subdomain_command =
   std::variant<subdomain_status_request, reserve_subdomain_request, confirm_subdomain_request,
                release_subdomain_request>;
 
+using webhook_event_command =
+  std::variant<webhook_delivery_request, webhook_settle_request, webhook_event_request>;
+
 /// Every command, by kind: the alternative's index is its entity_kind, so a
 /// new kind is one alternative here (and its table line in actors/).
 using entity_command =
-  std::variant<user_command, identity_command, tenant_command, subdomain_command>;
+  std::variant<user_command, identity_command, tenant_command, subdomain_command,
+               webhook_event_command>;
 
 /// The command variant of one kind.
 template <entity_kind Kind>
@@ -362,7 +412,8 @@ using reply_body = std::variant<failure, balance, ledger_page, mutation_reply<ch
                                 mutation_reply<credit_result>, me_view, bool, session_grant,
                                 login_challenge, mutation_reply<generation_created>,
                                 generation_row, generation_page, tenant_view, subdomain_view,
-                                subdomain_reservation, user_lookup>;
+                                subdomain_reservation, user_lookup, webhook_outcome,
+                                webhook_event_view, topup_result>;
 
 /// Where the reply to a command goes: the completion of the caller (the
 /// HTTP request) that is waiting for it, one alternative per result type.
@@ -375,7 +426,8 @@ using completion = std::variant<reply<balance>, reply<ledger_page>,
                                 reply<mutation_reply<generation_created>>, reply<generation_row>,
                                 reply<generation_page>, reply<tenant_view>,
                                 reply<subdomain_view>, reply<subdomain_reservation>,
-                                reply<user_lookup>>;
+                                reply<user_lookup>, reply<webhook_outcome>,
+                                reply<webhook_event_view>, reply<topup_result>>;
 
 /// Answers whatever a completion waits for with a failure.
 inline void fail(completion& done, const failure& why) {
@@ -439,5 +491,9 @@ TALLY_FIELDS(reserve_subdomain_request, x.name, x.tenant)
 TALLY_FIELDS(confirm_subdomain_request, x.name, x.tenant)
 TALLY_FIELDS(release_subdomain_request, x.name, x.tenant)
 TALLY_FIELDS(envelope, x.key, x.command)
+TALLY_FIELDS(topup_request, x.object_id, x.credits, x.event)
+TALLY_FIELDS(webhook_delivery_request, x.delivery)
+TALLY_FIELDS(webhook_settle_request, x.attempt, x.ok, x.topped_up, x.why)
+TALLY_FIELDS(webhook_event_request, x.event_id)
 
 } // namespace tally

@@ -16,6 +16,7 @@
 #include "protocols/store_health.hpp"
 #include "protocols/tenants.hpp"
 #include "protocols/uuid.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -126,6 +127,15 @@ public:
   /// Whether a valid subdomain name is free.
   virtual void subdomain_status(const caller& who, std::string name,
                                 reply<subdomain_view> done) = 0;
+
+  // -- payment webhooks (the signature is checked in http/) ------------------------
+
+  /// One verified delivery: processed (after the top-up committed),
+  /// duplicate, ignored or rejected, each after its record committed.
+  virtual void deliver_webhook(webhook_delivery delivery, reply<webhook_outcome> done) = 0;
+
+  /// An event's dedupe record (admin); `found` false when there is none.
+  virtual void get_webhook_event(std::string event_id, reply<webhook_event_view> done) = 0;
 
   /// Live view of the write-behind pipeline, for /readyz.
   virtual const store_health& health() const = 0;

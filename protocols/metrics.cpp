@@ -51,7 +51,20 @@ metrics::metrics()
     store_errors(prometheus::BuildCounter()
                    .Name("tally_store_errors_total")
                    .Help("Store failures by kind")
-                   .Register(*registry_)) {}
+                   .Register(*registry_)),
+    webhook_deliveries(prometheus::BuildCounter()
+                         .Name("tally_webhook_deliveries_total")
+                         .Help("Payment webhook deliveries by outcome")
+                         .Register(*registry_)),
+    webhook_duplicates(prometheus::BuildCounter()
+                         .Name("tally_webhook_duplicates_total")
+                         .Help("Payment webhook deliveries answered duplicate")
+                         .Register(*registry_)
+                         .Add({})),
+    webhook_signature_failures(prometheus::BuildCounter()
+                                 .Name("tally_webhook_signature_failures_total")
+                                 .Help("Payment webhook deliveries refused for their signature, by reason")
+                                 .Register(*registry_)) {}
 
 prometheus::Histogram::BucketBoundaries metrics::latency_buckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};

@@ -47,6 +47,14 @@ public:
   /// For feature metrics that register their own families (generation_metrics.hpp).
   prometheus::Registry& registry() { return *registry_; }
 
+  /// tally_webhook_deliveries_total{outcome = processed | duplicate | ignored
+  /// | rejected | invalid_signature | failed}
+  prometheus::Family<prometheus::Counter>& webhook_deliveries;
+  /// tally_webhook_duplicates_total: deliveries answered `duplicate`.
+  prometheus::Counter& webhook_duplicates;
+  /// tally_webhook_signature_failures_total{reason = missing | malformed | stale | mismatch}
+  prometheus::Family<prometheus::Counter>& webhook_signature_failures;
+
   metrics(const metrics&) = delete;
   metrics& operator=(const metrics&) = delete;
 };

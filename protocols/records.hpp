@@ -11,6 +11,7 @@
 #include "protocols/credits.hpp"
 #include "protocols/fields.hpp"
 #include "protocols/generations.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 
@@ -246,6 +247,10 @@ struct write_batch {
   std::vector<tenant_member_row> tenant_members;
   std::vector<subdomain_write> subdomains;
   std::vector<subscription_row> subscriptions;
+  /// Payment webhooks: dedupe records, upserted (merged) by id.
+  std::vector<webhook_event_row> webhook_events;
+  /// Payment objects that topped up; inserted once (primary key: the object).
+  std::vector<payment_row> payments;
 
   /// Rows in all the vectors (defined below, over the field list).
   size_t record_count() const;
@@ -286,7 +291,8 @@ TALLY_FIELDS(tenant_snapshot, x.tenant, x.members, x.subscription)
 // one does not compile. Coalescing keys: persistence/coalesce_key.hpp.
 TALLY_FIELDS(write_batch, x.new_users, x.balances, x.identities, x.ledger, x.idempotency,
              x.magic_links, x.login_codes, x.sessions, x.refresh_tokens, x.outbox, x.audit,
-             x.generations, x.tenants, x.tenant_members, x.subdomains, x.subscriptions)
+             x.generations, x.tenants, x.tenant_members, x.subdomains, x.subscriptions,
+             x.webhook_events, x.payments)
 
 inline size_t write_batch::record_count() const {
   return fields(*this, [](const auto&... rows) { return (size_t{0} + ... + rows.size()); });

@@ -151,4 +151,14 @@ size_t fake_gateway::call_count() {
          verify_code_calls.size() + refresh_calls.size() + me_calls.size() + logout_calls.size();
 }
 
+void fake_gateway::deliver_webhook(webhook_delivery delivery, reply<webhook_outcome> done) {
+  record(webhook_calls, std::move(delivery));
+  answer(std::move(done), webhook_value);
+}
+
+void fake_gateway::get_webhook_event(std::string event_id, reply<webhook_event_view> done) {
+  record(webhook_event_calls, std::move(event_id));
+  answer(std::move(done), webhook_event_value);
+}
+
 } // namespace tally::test

@@ -34,6 +34,8 @@ public:
   session_grant grant_value{};
   me_view me_value{};
   bool logout_value = true;
+  webhook_outcome webhook_value{};
+  webhook_event_view webhook_event_value{};
   /// Keep replies until deliver_held() / drop_held().
   bool hold = false;
   /// Throw from the call itself (a bug on the caller's side of the door).
@@ -52,6 +54,8 @@ public:
   std::vector<auth_call> refresh_calls;
   std::vector<caller> me_calls;
   std::vector<std::pair<caller, request_origin>> logout_calls;
+  std::vector<webhook_delivery> webhook_calls;
+  std::vector<std::string> webhook_event_calls;
 
   void get_balance(const caller& who, reply<balance> done) override;
   void get_ledger(const caller& who, ledger_query query, reply<ledger_page> done) override;
@@ -82,6 +86,8 @@ public:
                        std::string subdomain, reply<tenant_view> done) override;
   void deactivate_module(const caller& who, const uuid& tenant, reply<tenant_view> done) override;
   void subdomain_status(const caller& who, std::string name, reply<subdomain_view> done) override;
+  void deliver_webhook(webhook_delivery delivery, reply<webhook_outcome> done) override;
+  void get_webhook_event(std::string event_id, reply<webhook_event_view> done) override;
   const store_health& health() const override { return health_state; }
   // Generations are tested over the real runtime (tests/integration); here
   // they answer internal so a route test that reaches them fails loudly.

@@ -21,6 +21,7 @@ namespace {
 struct sweep_log {
   std::vector<timestamp_us> auth_sweeps;  ///< `now` of each delete_expired_auth
   size_t idempotency_sweeps = 0;
+  std::vector<timestamp_us> webhook_sweeps;  ///< `before` of each delete_webhook_events_before
   bool fail_transient = false;
 };
 
@@ -61,6 +62,12 @@ public:
   std::optional<generation_row> find_generation(const uuid&, const uuid&) override { return std::nullopt; }
   generation_page read_generations(const uuid&, const generation_query&) override { return {}; }
   std::vector<uuid> users_with_generations_due(timestamp_us, size_t) override { return {}; }
+  std::optional<webhook_event_row> find_webhook_event(const uuid&) override { return std::nullopt; }
+  std::optional<payment_row> find_payment(const uuid&) override { return std::nullopt; }
+  size_t delete_webhook_events_before(timestamp_us before) override {
+    log_->webhook_sweeps.push_back(before);
+    return 0;
+  }
 
 private:
   std::shared_ptr<sweep_log> log_;

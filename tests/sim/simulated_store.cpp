@@ -354,6 +354,7 @@ void simulated_database::commit(const write_batch& batch) {
   check_auth_locked(batch);
   check_generations_locked(batch);
   auto tenants_after = tenants_.after(batch);
+  check_webhooks_locked(batch);
   if (sabotage_ == sabotage::forget_commits) {
     ++commits_;
     return;  // the lie: success reported, nothing stored
@@ -375,6 +376,7 @@ void simulated_database::commit(const write_batch& batch) {
   apply_auth_locked(batch);
   apply_generations_locked(batch);
   tenants_ = std::move(tenants_after);
+  apply_webhooks_locked(batch);
   ++commits_;
   balance_writes_ += batch.balances.size();
   ledger_rows_ += batch.ledger.size();

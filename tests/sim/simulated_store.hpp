@@ -112,6 +112,11 @@ public:
   size_t refresh_token_count() const;
   std::vector<outbox_row> outbox() const;
   std::vector<audit_row> audit() const;
+
+  // -- inspection: payment webhooks (simulated_webhooks.cpp) -------------------
+
+  std::map<uuid, webhook_event_row> webhook_events() const;
+  std::map<uuid, payment_row> payments() const;
   size_t identity_activations() const;
   /// find_session calls (loads of a session into a user actor).
   size_t session_reads() const;
@@ -147,6 +152,9 @@ public:
   std::optional<session_row> find_session(const uuid& user, const uuid& session);
   std::optional<refresh_token_row> find_refresh_token(const std::string& token_hash);
   void create_session(const session_row& session, const refresh_token_row& token);
+  std::optional<webhook_event_row> find_webhook_event(const uuid& id);
+  std::optional<payment_row> find_payment(const uuid& id);
+  size_t delete_webhook_events_before(timestamp_us before);
   size_t delete_expired_auth(timestamp_us now);
   std::optional<tenant_snapshot> activate_tenant(const uuid& tenant);
   uuid find_subdomain_holder(const std::string& name);
@@ -186,6 +194,9 @@ private:
   /// Generations: unique (user, idempotency key), known users (throws like commit).
   void check_generations_locked(const write_batch& batch) const;
   void apply_generations_locked(const write_batch& batch);
+  /// Payment webhooks: the payments primary key, then the monotone merge.
+  void check_webhooks_locked(const write_batch& batch) const;
+  void apply_webhooks_locked(const write_batch& batch);
   bool user_exists_locked(const uuid& id, const write_batch* batch) const;
 
   mutable std::mutex mutex_;
@@ -220,6 +231,8 @@ private:
   std::vector<outbox_row> outbox_;
   std::vector<audit_row> audit_;
   std::map<uuid, generation_row> generations_;
+  std::map<uuid, webhook_event_row> webhook_events_;
+  std::map<uuid, payment_row> payments_;
   size_t identity_activations_ = 0;
   size_t session_reads_ = 0;
   size_t token_reads_ = 0;
@@ -297,6 +310,13 @@ public:
   }
   std::vector<membership_view> find_memberships(const uuid& user) override {
     return db_->find_memberships(user);
+  }
+  std::optional<webhook_event_row> find_webhook_event(const uuid& id) override {
+    return db_->find_webhook_event(id);
+  }
+  std::optional<payment_row> find_payment(const uuid& id) override { return db_->find_payment(id); }
+  size_t delete_webhook_events_before(timestamp_us before) override {
+    return db_->delete_webhook_events_before(before);
   }
 
 private:
