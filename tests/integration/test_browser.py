@@ -64,7 +64,7 @@ class BrowserWalkthrough(unittest.TestCase):
         require_store()
         # The simulated provider is slowed down so the job is still running
         # when the test cancels it.
-        cls.service = Service(env={"TALLY_DEV": "1", "TALLY_PROVIDER_SIM_DELAY_MS": "120000"})
+        cls.service = Service(env={"TALLY_DEV": "1", "TALLY_PROVIDER_SIMULATED_DELAY_MS": "120000"})
         cls.service.start()
         try:
             cls.browser = start_browser()
