@@ -20,9 +20,6 @@ namespace {
 
 using gate_pointer = login_gate_actor::stateful_pointer<login_gate_state>;
 
-/// Retry-After (seconds) when the gate answers 503.
-constexpr int gate_retry_after_s = 1;
-
 /// What the gate needs to know of one anonymous command.
 struct gated {
   anonymous_route route = anonymous_route::refresh;

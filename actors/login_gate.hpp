@@ -45,6 +45,9 @@ namespace tally {
 /// OVERLOADED (no fail-open).
 constexpr caf::timespan ip_limiter_answer_max = std::chrono::seconds(2);
 
+/// Retry-After (seconds) when the gate answers 503.
+constexpr int gate_retry_after_s = 1;
+
 /// The anonymous auth endpoints, each with its own per-IP limit.
 enum class anonymous_route : uint8_t {
   magic_link,
