@@ -102,7 +102,7 @@ void caf_gateway::request_magic_link(std::string email, request_origin origin,
   if (closed()) return done(shutting_down());
   auto identity = identity_id(identity_kind::email, email);
   dispatch_anonymous(identity, magic_link_request{std::move(email), std::move(origin)},
-           counting_rejections(rejected_magic_link_, std::move(done)));
+                     counting_rejections(rejected_magic_link_, std::move(done)));
 }
 
 void caf_gateway::verify_magic_link(std::string token, request_origin origin,
@@ -119,7 +119,7 @@ void caf_gateway::request_code(std::string phone, request_origin origin,
   if (closed()) return done(shutting_down());
   auto identity = identity_id(identity_kind::phone, phone);
   dispatch_anonymous(identity, code_request{std::move(phone), std::move(origin)},
-           counting_rejections(rejected_code_, std::move(done)));
+                     counting_rejections(rejected_code_, std::move(done)));
 }
 
 void caf_gateway::verify_code(std::string phone, std::string code, request_origin origin,
@@ -127,8 +127,8 @@ void caf_gateway::verify_code(std::string phone, std::string code, request_origi
   if (closed()) return done(shutting_down());
   auto identity = identity_id(identity_kind::phone, phone);
   dispatch_anonymous(identity,
-           verify_code_request{std::move(phone), std::move(code), std::move(origin)},
-           counting_rejections(rejected_code_verify_, std::move(done)));
+                     verify_code_request{std::move(phone), std::move(code), std::move(origin)},
+                     counting_rejections(rejected_code_verify_, std::move(done)));
 }
 
 void caf_gateway::refresh(std::string refresh_token, request_origin origin,
@@ -137,8 +137,8 @@ void caf_gateway::refresh(std::string refresh_token, request_origin origin,
   auto route = refresh_token_route(refresh_token);
   if (!route) return done(invalid_token());
   dispatch_anonymous(route->user,
-           refresh_request{route->session, std::move(refresh_token), std::move(origin)},
-           counting_rejections(rejected_refresh_, std::move(done)));
+                     refresh_request{route->session, std::move(refresh_token), std::move(origin)},
+                     counting_rejections(rejected_refresh_, std::move(done)));
 }
 
 void caf_gateway::me(const caller& who, reply<me_view> done) {

@@ -280,6 +280,32 @@ void verify_link(identity_pointer self, const std::string& token, const request_
     refuse);
 }
 
+/// How a dev-mode log line names an issued challenge.
+struct challenge_log {
+  const char* message;
+  const char* destination_field;
+  const char* secret_field;
+};
+
+/// Writes a new link's or code's records and answers with the challenge
+/// once they are committed; in dev mode the secret is logged too.
+void write_challenge(identity_pointer self, write_batch records, login_challenge challenge,
+                     challenge_log logged, challenge_reply done) {
+  auto& st = self->state;
+  bool dev = st.context->auth.dev;
+  auto destination = st.row.value;
+  write(
+    self, std::move(records),
+    [done, challenge, dev, destination, logged] {
+      if (dev)
+        log_event(log_level::info, logged.message,
+                  {{logged.destination_field, std::string_view(destination)},
+                   {logged.secret_field, std::string_view(challenge.debug_secret)}});
+      done(challenge);
+    },
+    fail_to(done));
+}
+
 std::string magic_link_body(const auth_config& auth, const std::string& token) {
   auto url = auth.magic_link_url;
   auto at = url.find(token_placeholder);
@@ -314,18 +340,8 @@ void issue_magic_link(identity_pointer self, challenge_reply done) {
   remember_link(st, link);
   login_challenge challenge{static_cast<int>(auth.magic_link_ttl.count()),
                             auth.dev ? token : std::string{}};
-  bool dev = auth.dev;
-  auto email = st.row.value;
-  write(
-    self, std::move(records),
-    [done, challenge, dev, email] {
-      if (dev)
-        log_event(log_level::info, "magic link issued (dev mode)",
-                  {{"email", std::string_view(email)},
-                   {"debug_token", std::string_view(challenge.debug_secret)}});
-      done(challenge);
-    },
-    fail_to(done));
+  write_challenge(self, std::move(records), std::move(challenge),
+                  {"magic link issued (dev mode)", "email", "debug_token"}, std::move(done));
   st.links[link.token_hash].write_token = st.writes.last_token();
 }
 
@@ -355,18 +371,8 @@ void issue_code(identity_pointer self, challenge_reply done) {
     outbox_row{random_uuid(), "sms", st.row.value, "Your Tally code is " + code, now});
   login_challenge challenge{static_cast<int>(auth.code_ttl.count()),
                             auth.dev ? code : std::string{}};
-  bool dev = auth.dev;
-  auto phone = st.row.value;
-  write(
-    self, std::move(records),
-    [done, challenge, dev, phone] {
-      if (dev)
-        log_event(log_level::info, "login code issued (dev mode)",
-                  {{"phone", std::string_view(phone)},
-                   {"debug_code", std::string_view(challenge.debug_secret)}});
-      done(challenge);
-    },
-    fail_to(done));
+  write_challenge(self, std::move(records), std::move(challenge),
+                  {"login code issued (dev mode)", "phone", "debug_code"}, std::move(done));
 }
 
 void judge_code(identity_pointer self, const std::string& code, const request_origin& origin,

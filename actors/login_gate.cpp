@@ -20,9 +20,6 @@ namespace {
 
 using gate_pointer = login_gate_actor::stateful_pointer<login_gate_state>;
 
-/// Retry-After (seconds) when the gate answers 503.
-constexpr int gate_retry_after_s = 1;
-
 /// What the gate needs to know of one anonymous command.
 struct gated {
   anonymous_route route = anonymous_route::refresh;
@@ -83,31 +80,24 @@ void refuse_unknown(gate_pointer self, const gated& what, completion& done) {
   auto why = login_refusal(what.unknown_code);
   const auto& context = *st.context;
   auto now = context.clock();
-  // A full backlog refuses writes anyway: the refusal needs no row to stand.
-  auto admitted = context.health->backlog_full()
+  // When no write may be accepted (full backlog, too many rows waiting), the
+  // refusal stands without its row.
+  auto admitted = st.audits.refuse(context, "login gate", gate_retry_after_s)
                     ? std::nullopt
                     : admit_audit(context.login_failure_audits, now);
   if (!admitted) {
     fail(done, why);
     return;
   }
-  entity_write write;
-  write.token = ++st.last_token;
-  write.listener = caf::actor_cast<write_listener>(self);
-  write.records.audit.push_back(make_audit(now, audit_event::login_failed, what.origin, uuid{},
-                                           uuid{}, audit_detail_after_gap(what.unknown_detail,
-                                                                          *admitted)));
-  st.awaiting_audit.emplace(write.token, gated_refusal{why, std::move(done)});
-  self->send(context.writer, write_atom_v, std::move(write));
+  write_batch records;
+  records.audit.push_back(make_audit(now, audit_event::login_failed, what.origin, uuid{}, uuid{},
+                                     audit_detail_after_gap(what.unknown_detail, *admitted)));
+  // The gate's audit rows fence nothing: one entity (nil), one epoch.
+  st.audits.submit(self, uuid{}, 0, std::move(records), gated_refusal{0, why, std::move(done)});
 }
 
-/// Answers every refusal whose audit write is at or before `token`.
-void settle_audits(gate_pointer self, uint64_t token) {
-  auto& waiting = self->state.awaiting_audit;
-  while (!waiting.empty() && waiting.begin()->first <= token) {
-    fail(waiting.begin()->second.done, waiting.begin()->second.why);
-    waiting.erase(waiting.begin());
-  }
+void answer_all(std::vector<gated_refusal> owed) {
+  for (auto& refusal : owed) fail(refusal.done, refusal.why);
 }
 
 /// A verify: passes if its identity has a row, else is refused here.
@@ -223,10 +213,12 @@ login_gate_actor::behavior_type login_gate_behavior(gate_pointer self, registry_
     [self](const uuid& key, entity_command& command, completion& done) {
       gate(self, key, command, done);
     },
-    [self](committed_atom, uint64_t token) { settle_audits(self, token); },
-    [self](write_failed_atom, uint64_t token) {
-      // The refusal stands; only its audit row is lost (logged by the writer).
-      settle_audits(self, token);
+    [self](committed_atom, uint64_t token) {
+      answer_all(self->state.audits.take_committed(token, uuid{}));
+    },
+    [self](write_failed_atom, uint64_t) {
+      // The refusals stand; only their audit rows are lost (the writer logs it).
+      answer_all(self->state.audits.take_all());
     },
   };
 }

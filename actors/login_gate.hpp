@@ -30,13 +30,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <unordered_set>
 #include <vector>
 
 #include "caf/timespan.hpp"
 
 #include "actors/entity_context.hpp"
+#include "actors/write_pipeline.hpp"
 #include "protocols/caf_types.hpp"
 
 namespace tally {
@@ -44,6 +44,9 @@ namespace tally {
 /// How long the gate waits for a per-IP limiter's answer before it answers
 /// OVERLOADED (no fail-open).
 constexpr caf::timespan ip_limiter_answer_max = std::chrono::seconds(2);
+
+/// Retry-After (seconds) when the gate answers 503.
+constexpr int gate_retry_after_s = 1;
 
 /// The anonymous auth endpoints, each with its own per-IP limit.
 enum class anonymous_route : uint8_t {
@@ -76,6 +79,7 @@ private:
 
 /// A refusal waiting for its audit row's commit (answered either way).
 struct gated_refusal {
+  uint64_t token = 0;
   failure why;
   completion done;
 };
@@ -90,9 +94,8 @@ struct login_gate_state {
   unknown_identities unknown{1};
   /// Requests passed so far: a probe started before one passed may be stale.
   uint64_t requests_passed = 0;
-  /// Audit writes of this gate, by token.
-  uint64_t last_token = 0;
-  std::map<uint64_t, gated_refusal> awaiting_audit;
+  /// Audit rows with the writer, and the refusals that wait for them.
+  write_pipeline<gated_refusal> audits;
 };
 
 /// Behaviour of the gate. `readers` must not be empty; `context` outlives it.

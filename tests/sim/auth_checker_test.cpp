@@ -125,3 +125,28 @@ TEST_CASE("a 503 is tolerated only where the seed's faults allow it") {
   checker.on_challenge_reply(failure{error_code::store_unavailable, "", 1});
   CHECK_FALSE(checker.ok());
 }
+
+TEST_CASE_METHOD(auth_checker_fixture, "a made-up magic link of an identity never requested costs nothing") {
+  auto stranger = random_uuid();
+  checker.on_unknown_verify_reply(stranger, false, failure{error_code::invalid_token, "", 0});
+  checker.final_checks(*db);
+  CHECK(checker.ok());
+  CHECK(checker.stats().unknown_refused == 1);
+
+  SECTION("an actor for it is caught") {
+    checker.on_unknown_verify_reply(stranger, true, failure{error_code::invalid_token, "", 0});
+    REQUIRE_FALSE(checker.ok());
+    CHECK(checker.violation()->find("has an actor") != std::string::npos);
+  }
+  SECTION("a row for it is caught") {
+    db->activate_identity(stranger, identity_kind::email, "stranger@sim.test", 0);
+    checker.final_checks(*db);
+    REQUIRE_FALSE(checker.ok());
+    CHECK(checker.violation()->find("never requested") != std::string::npos);
+  }
+  SECTION("a login with it is caught") {
+    checker.on_unknown_verify_reply(stranger, false, stored_login(random_uuid()));
+    REQUIRE_FALSE(checker.ok());
+    CHECK(checker.violation()->find("logged in") != std::string::npos);
+  }
+}

@@ -68,6 +68,7 @@ struct totals {
     auth.logouts += report.auth_counters.logouts;
     auth.reuses += report.auth_counters.reuses;
     auth.refused_revoked += report.auth_counters.refused_revoked;
+    auth.unknown_refused += report.auth_counters.unknown_refused;
     kills += report.kills;
     faults += report.faults;
     commits += report.commits;
@@ -114,7 +115,8 @@ TEST_CASE("every seed holds every invariant", "[sim]") {
     std::cout << (i == 0 ? " " : ", ") << sum.faults_by_kind[i] << " " << fault_kind_names[i];
   std::cout << "\n  auth: " << sum.auth.logins << " logins, " << sum.auth.refreshes
             << " refreshes, " << sum.auth.logouts << " logouts, " << sum.auth.reuses
-            << " reuses detected, " << sum.auth.refused_revoked << " refused as revoked\n";
+            << " reuses detected, " << sum.auth.refused_revoked << " refused as revoked, "
+            << sum.auth.unknown_refused << " made-up links refused at the gate\n";
   // Failures by kind (ids and numbers masked), each with its first seed: a
   // soak shows at a glance whether more than one bug is behind them.
   std::map<std::string, std::pair<size_t, uint64_t>> kinds;
