@@ -43,7 +43,6 @@ session::session(tcp::socket socket, server_state& state, std::string peer_ip,
     deadline_(stream_.get_executor()),
     peer_ip_(std::move(peer_ip)),
     slot_(slot) {
-  state_.connections.fetch_add(1, std::memory_order_relaxed);
   if (slot_ == 0) state_.refusing.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -51,7 +50,6 @@ session::~session() {
   if (counted_) state_.request_finished();
   if (slot_ != 0) state_.table.release(slot_);
   else state_.refusing.fetch_sub(1, std::memory_order_relaxed);
-  state_.connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void session::start() {

@@ -62,7 +62,6 @@ struct server_state {
 
   /// Set by stop_accepting(): answers carry Connection: close from now on.
   std::atomic<bool> stopping{false};
-  std::atomic<size_t> connections{0};
   /// Who holds the connection slots (idle ones are evicted first).
   connection_table table;
   /// Bytes held for requests and responses, all connections together.

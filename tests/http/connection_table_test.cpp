@@ -2,7 +2,10 @@
 // per-IP and total caps.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "http/connection_table.hpp"
@@ -81,4 +84,42 @@ TEST_CASE("a busy connection is never evicted; a gone owner still frees its slot
   table.release(first.slot);
   CHECK(table.open() == 1);
   CHECK(table.idle() == 0);
+}
+
+TEST_CASE("racing connections never exceed the caps, and every slot comes back") {
+  // Threads play connections of four IPs: admit, go idle, wake up (or find
+  // themselves evicted), release; newcomers evict each other's idle slots.
+  constexpr size_t total_max = 16;
+  constexpr size_t per_ip_max = 6;
+  connection_table table({total_max, per_ip_max});
+  std::atomic<bool> over_cap{false};
+  std::atomic<int> evictions{0};
+  struct counting_connection : evictable {
+    std::atomic<int>* count;
+    void evict() override { count->fetch_add(1); }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto ip = "10.0.0." + std::to_string(t % 4);
+      std::vector<std::pair<connection_table::slot_id, std::shared_ptr<counting_connection>>> kept;
+      for (int i = 0; i < 5'000; ++i) {
+        auto decision = table.admit(ip);
+        if (table.open() > total_max || table.open_from(ip) > per_ip_max) over_cap = true;
+        if (decision.slot == 0) continue;
+        auto owner = std::make_shared<counting_connection>();
+        owner->count = &evictions;
+        table.mark_idle(decision.slot, owner);
+        if (i % 3 == 0) table.mark_busy(decision.slot);
+        if (i % 2 == 0) table.release(decision.slot);
+        else kept.emplace_back(decision.slot, owner);
+      }
+      for (auto& [slot, owner] : kept) table.release(slot);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK_FALSE(over_cap.load());
+  CHECK(table.open() == 0);
+  CHECK(table.idle() == 0);
+  CHECK(evictions.load() > 0);
 }
