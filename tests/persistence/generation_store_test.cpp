@@ -3,7 +3,7 @@
 // written in the same batch as the balance and ledger, upserted by id,
 // unique per (user, idempotency key), read by owner, listed newest first
 // with status filters and a cursor, active ones found for activation and
-// due ones for the sweep.
+// due ones for the sweep. Run by store_test.cpp's contract on each store.
 #include <catch2/catch.hpp>
 
 #include <functional>
@@ -12,12 +12,9 @@
 #include "persistence/store.hpp"
 #include "tests/persistence/store_test_support.hpp"
 
-using namespace tally;
-using namespace tally::test;
+namespace tally::test {
 
 namespace {
-
-using store_opener = std::function<std::unique_ptr<store>()>;
 
 generation_row make_generation(const uuid& user, timestamp_us created_at, std::string key = {}) {
   generation_row row;
@@ -43,7 +40,7 @@ write_batch create_batch(const generation_row& row, int64_t epoch, int64_t seq, 
   return batch;
 }
 
-void check_generation_contract(const store_opener& open) {
+void check_generations(const std::function<std::unique_ptr<store>()>& open) {
   auto db = open();
   db->migrate();
   auto user = make_user();
@@ -141,18 +138,6 @@ void check_generation_contract(const store_opener& open) {
 
 } // namespace
 
-TEST_CASE("sqlite store keeps the generations contract", "[store][sqlite]") {
-  temp_dir dir;
-  auto url = "sqlite:" + (dir.path / "tally.db").string();
-  check_generation_contract([&] { return open_store(url); });
-}
+void check_generation_contract(const std::function<std::unique_ptr<store>()>& open) { check_generations(open); }
 
-TEST_CASE("postgres store keeps the generations contract", "[store][postgres]") {
-  auto server = postgres_test_url();
-  if (!server) {
-    WARN("TALLY_TEST_PG_URL is not set: Postgres store cases skipped");
-    return;
-  }
-  postgres_schema schema(*server);
-  check_generation_contract([&] { return open_store(schema.url); });
-}
+} // namespace tally::test
