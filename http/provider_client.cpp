@@ -66,6 +66,7 @@ public:
   provider_client(const provider_client&) = delete;
   provider_client& operator=(const provider_client&) = delete;
   ~provider_client() override { worker_.stop(); }
+  void stop() override { worker_.stop(); }
 
   void submit(generation_job job, const provider_admission&, provider_callback done) override {
     auto body = provider_request_body(job);
@@ -218,6 +219,7 @@ class simulated_provider final : public generation_provider {
 public:
   explicit simulated_provider(provider_config config) : config_(std::move(config)) {}
   ~simulated_provider() override { worker_.stop(); }
+  void stop() override { worker_.stop(); }
 
   void submit(generation_job job, const provider_admission&, provider_callback done) override {
     auto started = steady::now();
