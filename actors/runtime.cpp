@@ -32,6 +32,10 @@ namespace {
 constexpr std::chrono::seconds registry_stop_timeout{5};
 /// Grace on top of the writer's own flush deadline for its answer to arrive.
 constexpr std::chrono::seconds writer_answer_grace{2};
+/// Start-up recovery asks for every active generation due before this
+/// (9999-12-31T23:59:59Z): within every store's timestamp range, unlike
+/// INT64_MAX microseconds, which Postgres refuses as out of range.
+constexpr timestamp_us recover_due_before_us = 253'402'300'799'000'000;
 /// shutdown() from the destructor, when main did not call it.
 constexpr std::chrono::milliseconds implicit_flush_max{5'000};
 
@@ -152,7 +156,7 @@ bool runtime::recover_generations(std::chrono::milliseconds max) {
   auto& self = *impl_;
   std::vector<uuid> users;
   try {
-    users = self.make_store()->users_with_generations_due(std::numeric_limits<timestamp_us>::max(),
+    users = self.make_store()->users_with_generations_due(recover_due_before_us,
                                                           std::numeric_limits<int64_t>::max());
   } catch (const store_error& e) {
     log_event(log_level::error, "generation recovery: store unavailable", {{"error", std::string_view(e.what())}});

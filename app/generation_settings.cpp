@@ -24,6 +24,8 @@ void add_generation_options(po::options_description& options, generation_options
   values.connect_timeout_ms = provider.connect_timeout.count();
   values.request_timeout_ms = provider.request_timeout.count();
   values.concurrent_max = static_cast<int64_t>(provider.concurrent_calls_max);
+  values.queued_max = static_cast<int64_t>(provider.queued_calls_max);
+  values.idle_connections_max = static_cast<int64_t>(provider.idle_connections_max);
   values.breaker_failures = provider.breaker_failures;
   values.breaker_open_ms = provider.breaker_open.count();
   options.add_options()
@@ -49,6 +51,11 @@ void add_generation_options(po::options_description& options, generation_options
      "provider client: a call not answered by then fails its generation")
     ("provider-concurrent-max", po::value(&values.concurrent_max)->default_value(values.concurrent_max),
      "provider client: calls in flight at most (more wait in a bounded queue)")
+    ("provider-queued-max", po::value(&values.queued_max)->default_value(values.queued_max),
+     "provider client: calls waiting for a slot at most (beyond it a job fails at once)")
+    ("provider-idle-connections-max",
+     po::value(&values.idle_connections_max)->default_value(values.idle_connections_max),
+     "provider client: idle keep-alive connections kept")
     ("provider-breaker-failures", po::value(&values.breaker_failures)->default_value(values.breaker_failures),
      "consecutive provider failures that open the circuit breaker")
     ("provider-breaker-open-ms", po::value(&values.breaker_open_ms)->default_value(values.breaker_open_ms),
@@ -67,6 +74,8 @@ std::string apply_generation_options(const generation_options& values, settings&
                              std::pair{"provider-connect-timeout-ms", values.connect_timeout_ms},
                              std::pair{"provider-request-timeout-ms", values.request_timeout_ms},
                              std::pair{"provider-concurrent-max", values.concurrent_max},
+                             std::pair{"provider-queued-max", values.queued_max},
+                             std::pair{"provider-idle-connections-max", values.idle_connections_max},
                              std::pair{"provider-breaker-failures", values.breaker_failures},
                              std::pair{"provider-breaker-open-ms", values.breaker_open_ms}}) {
     if (value <= 0) return std::string(name) + " must be > 0";
@@ -86,6 +95,8 @@ std::string apply_generation_options(const generation_options& values, settings&
   provider.connect_timeout = std::chrono::milliseconds(values.connect_timeout_ms);
   provider.request_timeout = std::chrono::milliseconds(values.request_timeout_ms);
   provider.concurrent_calls_max = static_cast<size_t>(values.concurrent_max);
+  provider.queued_calls_max = static_cast<size_t>(values.queued_max);
+  provider.idle_connections_max = static_cast<size_t>(values.idle_connections_max);
   provider.breaker_failures = static_cast<int>(values.breaker_failures);
   provider.breaker_open = std::chrono::milliseconds(values.breaker_open_ms);
   s.runtime.provider_settings = provider;

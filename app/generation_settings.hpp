@@ -23,6 +23,8 @@ struct generation_options {
   int64_t connect_timeout_ms = 0;
   int64_t request_timeout_ms = 0;
   int64_t concurrent_max = 0;
+  int64_t queued_max = 0;
+  int64_t idle_connections_max = 0;
   int64_t breaker_failures = 0;
   int64_t breaker_open_ms = 0;
 };

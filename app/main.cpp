@@ -119,6 +119,8 @@ int serve(settings s) {
   } catch (const std::exception& e) {
     log_event(log_level::error, "cannot listen", {{"error", e.what()}});
     actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
+    s.runtime.provider->stop();
+    s.runtime.provider.reset();
     return exit_start_failure;
   }
   log_event(log_level::info, "listening",
@@ -135,6 +137,11 @@ int serve(settings s) {
   bool drained = server.drain(std::chrono::milliseconds(s.shutdown_drain_ms));
   bool flushed = actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
   server.stop();
+  // No provider answer may reach an actor handle once the actor system goes:
+  // its thread stops here, and the runtime (destroyed before the system)
+  // holds the last reference.
+  s.runtime.provider->stop();
+  s.runtime.provider.reset();
   log_event(flushed ? log_level::info : log_level::error, "stopped",
             {{"drained", drained}, {"flushed", flushed}});
   return 0;

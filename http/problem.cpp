@@ -54,7 +54,7 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
    "The store is unavailable; retry later", true},
   {409, "INVALID_STATE", "/problems/invalid-state", "The resource's state does not allow this", false},
   {429, "MAX_ACTIVE_GENERATIONS", "/problems/max-active-generations",
-   "Too many generations are pending or processing", false},
+   "Too many generations are pending or processing", true},
   {503, "PROVIDER_UNAVAILABLE", "/problems/provider-unavailable",
    "The generation provider is unavailable; retry later", true},
   {403, "FORBIDDEN", "/problems/forbidden", "You may not do this", false},

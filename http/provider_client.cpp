@@ -66,11 +66,13 @@ public:
   provider_client(const provider_client&) = delete;
   provider_client& operator=(const provider_client&) = delete;
   ~provider_client() override { worker_.stop(); }
+  void stop() override { worker_.stop(); }
 
   void submit(generation_job job, const provider_admission&, provider_callback done) override {
     auto body = provider_request_body(job);
-    net::post(worker_.io(), [self = this, body = std::move(body), done = std::move(done)]() mutable {
-      self->enqueue(std::move(body), std::move(done));
+    net::post(worker_.io(), [self = this, generation = to_string(job.id), body = std::move(body),
+                             done = std::move(done)]() mutable {
+      self->enqueue(std::move(generation), std::move(body), std::move(done));
     });
   }
 
@@ -84,6 +86,7 @@ private:
 
   /// One job's call, alive until `done` ran.
   struct call {
+    std::string generation;  ///< its id, for the log
     std::string body;
     provider_callback done;
     steady::time_point began = steady::now();
@@ -96,8 +99,9 @@ private:
     std::optional<bhttp::response_parser<bhttp::string_body>> parser;
   };
 
-  void enqueue(std::string body, provider_callback done) {
+  void enqueue(std::string generation, std::string body, provider_callback done) {
     auto job = std::make_shared<call>();
+    job->generation = std::move(generation);
     job->body = std::move(body);
     job->done = std::move(done);
     job->deadline = job->began + config_.request_timeout;
@@ -175,7 +179,9 @@ private:
 
   void fail(const std::shared_ptr<call>& job, const char* why, beast::error_code ec) {
     log_event(log_level::warn, "provider call failed",
-              {{"error", std::string_view(why)}, {"detail", std::string_view(ec.message())}});
+              {{"generation_id", std::string_view(job->generation)},
+               {"error", std::string_view(why)},
+               {"detail", std::string_view(ec.message())}});
     finish(job, provider_answer{false, {}, why}, false);
   }
 
@@ -213,6 +219,7 @@ class simulated_provider final : public generation_provider {
 public:
   explicit simulated_provider(provider_config config) : config_(std::move(config)) {}
   ~simulated_provider() override { worker_.stop(); }
+  void stop() override { worker_.stop(); }
 
   void submit(generation_job job, const provider_admission&, provider_callback done) override {
     auto started = steady::now();

@@ -50,6 +50,9 @@ public:
 
   /// Sends the job; `done` runs once with the answer (ok, error or time-out).
   virtual void submit(generation_job job, const provider_admission& admission, provider_callback done) = 0;
+
+  /// Shutdown, after the actors stopped: no `done` runs after this returns.
+  virtual void stop() {}
 };
 
 /// Settings of the provider client and of the breaker (API.md defaults).

@@ -19,13 +19,15 @@
 #include "protocols/commands.hpp"
 #include "protocols/records.hpp"
 #include "protocols/generations.hpp"
+#include "protocols/webhook.hpp"
 
 namespace tally {
 /// The enums that travel: encoded as their underlying integer.
 template <class T>
 constexpr bool is_wire_enum_v = std::is_same_v<T, ledger_type> || std::is_same_v<T, identity_kind>
                                 || std::is_same_v<T, error_code>
-                                || std::is_same_v<T, generation_status>;
+                                || std::is_same_v<T, generation_status>
+                                || std::is_same_v<T, webhook_status>;
 } // namespace tally
 
 namespace msgpack {

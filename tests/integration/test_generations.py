@@ -25,6 +25,7 @@ class FakeProvider:
     def __init__(self, hang_s=5.0):
         self.hang_s = hang_s
         self.jobs = []
+        self.connections = []   # the client's (host, port) of each job
         self.lock = threading.Lock()
         provider = self
 
@@ -39,6 +40,7 @@ class FakeProvider:
                 job = json.loads(body)
                 with provider.lock:
                     provider.jobs.append(job)
+                    provider.connections.append(self.client_address)
                 prompt = job.get("prompt", "")
                 if prompt.startswith("fail"):
                     return self.answer(500, {"error": "model exploded"})
@@ -62,6 +64,11 @@ class FakeProvider:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = "http://127.0.0.1:%d/generate" % self.server.server_address[1]
+
+    def connections_used(self, job_ids):
+        """Distinct client connections that carried these jobs."""
+        with self.lock:
+            return len({address for job, address in zip(self.jobs, self.connections) if job["id"] in job_ids})
 
     def job_ids(self):
         with self.lock:
@@ -259,10 +266,14 @@ class GenerationLimitsTest(GenerationsCase):
 
     def test_eleventh_create_in_a_minute_is_rate_limited(self):
         user, token = self.service.funded_user(100)
+        ids = []
         for i in range(10):
             response = self.create(token, prompt="ok %d" % i)
             self.assertEqual(response.status, 202, response)
-            self.wait_status(token, response.json()["id"])
+            ids.append(response.json()["id"])
+            self.wait_status(token, ids[-1])
+        # One after the other, the jobs share the client's keep-alive connections.
+        self.assertLess(self.provider.connections_used(ids), 5)
         response = self.create(token, prompt="ok 11")
         self.assertProblem(response, 429, "RATE_LIMITED")
         self.assertGreaterEqual(int(response.header("Retry-After")), 1)
@@ -345,7 +356,7 @@ class CrashRecoveryTest(unittest.TestCase):
     def test_kill_9_with_active_generations(self):
         require_store()
         provider = FakeProvider(hang_s=30.0)
-        service = Service(env={"TALLY_PROVIDER_URL": provider.url})
+        service = Service(env={"TALLY_PROVIDER_URL": provider.url, "TALLY_PROVIDER_CONCURRENT_MAX": "2"})
         try:
             service.start()
             client = service.client()
@@ -357,6 +368,10 @@ class CrashRecoveryTest(unittest.TestCase):
                 self.assertEqual(response.status, 202, response)
                 ids.append(response.json()["id"])
             self.assertEqual(balance(client, token), {"available": 80, "reserved": 20})
+            # At most 2 calls in flight: the other two wait in the client's queue.
+            self.assertTrue(wait_for(lambda: len(provider.job_ids()) == 2, timeout_s=10), provider.job_ids())
+            time.sleep(0.5)
+            self.assertEqual(len(provider.job_ids()), 2)
             client.close()
             service.kill()
             service.start()

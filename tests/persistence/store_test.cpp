@@ -435,6 +435,8 @@ void check_store_contract(const store_opener& open) {
     db->commit(write_batch{});
     db->ping();
   }
+
+  check_generation_contract(open);
 }
 
 } // namespace

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -23,6 +25,10 @@ struct temp_dir {
   temp_dir& operator=(const temp_dir&) = delete;
   std::filesystem::path path;
 };
+
+/// The generations part of the store contract (generation_store_test.cpp),
+/// each SECTION on a fresh store from `open`.
+void check_generation_contract(const std::function<std::unique_ptr<store>()>& open);
 
 /// TALLY_TEST_PG_URL, if set and not empty.
 std::optional<std::string> postgres_test_url();

@@ -26,7 +26,7 @@ namespace tally::test {
 
 namespace {
 
-constexpr size_t generation_seeds = 60;
+constexpr size_t generation_seeds = 300;
 constexpr size_t steps_per_seed = 160;
 constexpr auto generation_timeout = std::chrono::seconds(30);
 
@@ -152,7 +152,7 @@ struct generation_sim : actor_fixture {
     } else if (roll < 67) {
       provider.refusing = !provider.refusing;
     } else {
-      for (auto n = 1 + rng() % 12; n > 0 && sched.run_once(); --n) {
+      for (auto n = 1 + rng() % 12; n > 0 && sched.try_run_once(); --n) {
       }
     }
   }
@@ -258,6 +258,8 @@ TEST_CASE("generation simulation: every reservation ends, exactly once, whatever
     kills += sim.kills;
   }
   // The runs exercised every way a reservation ends.
+  WARN("generations: " << completed << " completed, " << failed << " failed (" << interrupted
+                       << " interrupted), " << cancelled << " cancelled; " << kills << " user actors killed");
   CHECK(completed > 0);
   CHECK(failed > 0);
   CHECK(cancelled > 0);
