@@ -91,6 +91,14 @@ private:
   uint32_t phone_size_ = 0;
 };
 
+/// A payment top-up waiting for its commit, and the top-ups of the same
+/// object (under other event ids) that wait for its outcome.
+struct topup_in_flight {
+  std::string object_id;
+  std::string event_id;
+  std::vector<topup_reply> waiting;
+};
+
 struct user_state {
   /// Where the actor is in its life (diagram above).
   enum class phase : uint8_t {
@@ -132,9 +140,9 @@ struct user_state {
   /// Held inline: an active user almost always holds one session, so a
   /// separate allocation would only add to it.
   session_cache sessions{sessions_cached_max};
-  /// Payment top-ups waiting for their commit: (object id, event id).
-  /// Allocated only while one is (user_topups.cpp).
-  std::unique_ptr<std::vector<std::pair<std::string, std::string>>> topups_in_flight;
+  /// Payment top-ups waiting for their commit (user_topups.hpp); allocated
+  /// only while one is.
+  std::unique_ptr<std::vector<topup_in_flight>> topups_in_flight;
 
   // -- lifecycle predicates (lifecycle.hpp) --------------------------------------
   bool retiring() const { return current == phase::retiring; }

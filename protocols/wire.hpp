@@ -23,7 +23,8 @@ namespace tally {
 /// The enums that travel: encoded as their underlying integer.
 template <class T>
 constexpr bool is_wire_enum_v = std::is_same_v<T, ledger_type> || std::is_same_v<T, identity_kind>
-                                || std::is_same_v<T, error_code>;
+                                || std::is_same_v<T, error_code>
+                                || std::is_same_v<T, webhook_status>;
 } // namespace tally
 
 namespace msgpack {
