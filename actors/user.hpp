@@ -119,6 +119,14 @@ private:
   uint32_t phone_size_ = 0;
 };
 
+/// A payment top-up waiting for its commit, and the top-ups of the same
+/// object (under other event ids) that wait for its outcome.
+struct topup_in_flight {
+  std::string object_id;
+  std::string event_id;
+  std::vector<topup_reply> waiting;
+};
+
 struct user_state {
   /// Where the actor is in its life (diagram above).
   enum class phase : uint8_t {
@@ -174,9 +182,9 @@ struct user_state {
   /// the first /me of an activation, then kept current by the tenants'
   /// membership notices (user_memberships.cpp). Null: not loaded.
   std::unique_ptr<std::vector<membership_view>> memberships;
-  /// Payment top-ups waiting for their commit: (object id, event id).
-  /// Allocated only while one is (user_topups.cpp).
-  std::unique_ptr<std::vector<std::pair<std::string, std::string>>> topups_in_flight;
+  /// Payment top-ups waiting for their commit (user_topups.hpp); allocated
+  /// only while one is.
+  std::unique_ptr<std::vector<topup_in_flight>> topups_in_flight;
 
   // -- lifecycle predicates (lifecycle.hpp) --------------------------------------
   bool retiring() const { return current == phase::retiring; }

@@ -20,21 +20,27 @@ failure store_unavailable() {
   return {error_code::store_unavailable, "the store is unavailable; retry", user_retry_after_s};
 }
 
-/// The event that is topping up `object_id` in this actor, if any.
-const std::string* in_flight_topup(const user_state& st, const std::string& object_id) {
+/// The top-up of `object_id` waiting for its commit in this actor, if any.
+topup_in_flight* in_flight_topup(user_state& st, const std::string& object_id) {
   if (!st.topups_in_flight) return nullptr;
-  for (const auto& [object, event] : *st.topups_in_flight)
-    if (object == object_id) return &event;
+  for (auto& entry : *st.topups_in_flight)
+    if (entry.object_id == object_id) return &entry;
   return nullptr;
 }
 
-void forget_in_flight(user_state& st, const std::string& object_id) {
-  if (!st.topups_in_flight) return;
+/// Takes the object's entry out; returns the replies that waited on it.
+std::vector<topup_reply> forget_in_flight(user_state& st, const std::string& object_id) {
+  std::vector<topup_reply> waiting;
+  if (!st.topups_in_flight) return waiting;
   auto& in_flight = *st.topups_in_flight;
-  in_flight.erase(std::remove_if(in_flight.begin(), in_flight.end(),
-                                 [&](const auto& entry) { return entry.first == object_id; }),
-                  in_flight.end());
+  auto found = std::find_if(in_flight.begin(), in_flight.end(),
+                            [&](const auto& entry) { return entry.object_id == object_id; });
+  if (found != in_flight.end()) {
+    waiting = std::move(found->waiting);
+    in_flight.erase(found);
+  }
   if (in_flight.empty()) st.topups_in_flight.reset();
+  return waiting;
 }
 
 /// Applies the top-up in memory and hands the ledger entry, the balance,
@@ -67,18 +73,21 @@ void apply_topup(user_pointer self, const topup_request& cmd, topup_reply done) 
   event.processed_at = now;
   records.webhook_events.push_back(std::move(event));
 
-  if (!st.topups_in_flight)
-    st.topups_in_flight = std::make_unique<std::vector<std::pair<std::string, std::string>>>();
-  st.topups_in_flight->emplace_back(cmd.object_id, cmd.event.event_id);
+  if (!st.topups_in_flight) st.topups_in_flight = std::make_unique<std::vector<topup_in_flight>>();
+  st.topups_in_flight->push_back(topup_in_flight{cmd.object_id, cmd.event.event_id, {}});
 
+  // Top-ups of the same object under other event ids waited for this one:
+  // once it committed they are "already paid"; if it failed, so do they (a
+  // retryable 503), and none of them was called paid before it was.
   uncommitted_write pending;
   pending.waiting = uncommitted_write::session_waiting{
     [self, object = cmd.object_id, by = cmd.event.event_id, after = change.after, now, done] {
-      forget_in_flight(self->state, object);
+      for (auto& waiting : forget_in_flight(self->state, object))
+        waiting(topup_result{false, by, after, 0});
       done(topup_result{true, by, after, now});
     },
     [self, object = cmd.object_id, done](const failure& why) {
-      forget_in_flight(self->state, object);
+      for (auto& waiting : forget_in_flight(self->state, object)) waiting(why);
       done(why);
     }};
   submit_write(self, std::move(records), std::move(pending));
@@ -96,8 +105,8 @@ void topup(user_pointer self, topup_request& cmd, topup_reply done) {
     done(*refused);
     return;
   }
-  if (const auto* by = in_flight_topup(st, cmd.object_id)) {
-    done(topup_result{false, *by, st.speculative});
+  if (auto* in_flight = in_flight_topup(st, cmd.object_id)) {
+    in_flight->waiting.push_back(std::move(done));
     return;
   }
   // Whether any activation (on any node) paid this object is in the store:

@@ -40,9 +40,12 @@ void write_row(event_pointer self, std::function<void()> on_commit,
                   "only a settled record is written", to_string(st.id));
   write_batch records;
   records.webhook_events.push_back(*st.row);
-  // Not fenced by an epoch: the stores merge this row monotonically
-  // (protocols/webhook.hpp), and the top-up's guard is the payment row.
-  st.writes.submit(self, st.id, 0, std::move(records),
+  // The store does not fence this row (it merges it monotonically,
+  // protocols/webhook.hpp; the top-up's guard is the payment row). The
+  // activation number stands in for the epoch: the write queue refuses
+  // writes of an epoch it saw fail for good, so each incarnation needs a
+  // newer one.
+  st.writes.submit(self, st.id, static_cast<int64_t>(st.activation), std::move(records),
                    webhook_event_write{0, std::move(on_commit), std::move(on_fail)});
 }
 
@@ -123,8 +126,10 @@ void start_topup(event_pointer self, const webhook_delivery& delivery, reply<web
   topup_request request{delivery.object_id, delivery.credits, std::move(processed)};
   auto registry = st.registry;
   auto key = st.id;
-  topup_reply settled{[registry, key, attempt](outcome<topup_result> answer) {
+  auto activation = st.activation;
+  topup_reply settled{[registry, key, activation, attempt](outcome<topup_result> answer) {
                         webhook_settle_request settle;
+                        settle.activation = activation;
                         settle.attempt = attempt;
                         settle.ok = answer.ok();
                         if (answer.ok())
@@ -182,7 +187,9 @@ void on_delivery(event_pointer self, const webhook_delivery& delivery, reply<web
 /// The user's answer to attempt `cmd.attempt`.
 void on_settled(event_pointer self, const webhook_settle_request& cmd) {
   auto& st = self->state;
-  if (st.current != phase::active || !st.settling || cmd.attempt != st.attempt) return;  // stale
+  if (st.current != phase::active || !st.settling || cmd.activation != st.activation
+      || cmd.attempt != st.attempt)
+    return;  // stale
   st.settling = false;
   auto first = std::move(st.first);
   auto waiting = std::move(st.waiting);

@@ -346,7 +346,9 @@ struct webhook_settle_request {
   static constexpr entity_kind kind = entity_kind::webhook_event;
   using result = bool;
   static constexpr bool mutates = true;
-  /// Which top-up this answers (the event's counter; a stale one is ignored).
+  /// Which top-up this answers: the asking incarnation and its counter (a
+  /// stale answer, e.g. to an incarnation that was killed, is ignored).
+  uint64_t activation = 0;
   uint64_t attempt = 0;
   bool ok = false;
   topup_result topped_up;  ///< when ok
@@ -493,7 +495,7 @@ TALLY_FIELDS(release_subdomain_request, x.name, x.tenant)
 TALLY_FIELDS(envelope, x.key, x.command)
 TALLY_FIELDS(topup_request, x.object_id, x.credits, x.event)
 TALLY_FIELDS(webhook_delivery_request, x.delivery)
-TALLY_FIELDS(webhook_settle_request, x.attempt, x.ok, x.topped_up, x.why)
+TALLY_FIELDS(webhook_settle_request, x.activation, x.attempt, x.ok, x.topped_up, x.why)
 TALLY_FIELDS(webhook_event_request, x.event_id)
 
 } // namespace tally

@@ -46,7 +46,13 @@ TEST_CASE("each keyed record type coalesces by the key its table is written by")
 TEST_CASE("a batch's record count covers every vector of its field list") {
   write_batch batch;
   CHECK(batch.empty());
-  fields(batch, [](auto&... rows) { (rows.emplace_back(), ...); });
-  CHECK(batch.record_count() == 12);
+  // One row in each vector of the field list, however many record types
+  // there are (other features add theirs).
+  auto vectors = fields(batch, [](auto&... rows) {
+    (rows.emplace_back(), ...);
+    return sizeof...(rows);
+  });
+  CHECK(vectors >= 13);
+  CHECK(batch.record_count() == vectors);
   CHECK_FALSE(batch.empty());
 }

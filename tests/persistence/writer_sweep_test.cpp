@@ -145,3 +145,23 @@ TEST_CASE_METHOD(sweep_fixture, "a failed auth sweep marks the store unreachable
   tick(settings, 4);
   CHECK(log->auth_sweeps.size() == 2);
 }
+
+TEST_CASE_METHOD(sweep_fixture, "the writer deletes expired webhook records every webhook_sweep_interval") {
+  writer_settings settings;
+  REQUIRE(settings.webhook_retention == std::chrono::hours(24 * 7));  // API.md: 7 days
+  settings.health_check_interval = std::chrono::seconds(1);
+  settings.idempotency_sweep_interval = std::chrono::hours(1);  // out of the way
+  settings.auth_sweep_interval = std::chrono::hours(1);
+  settings.webhook_sweep_interval = std::chrono::seconds(3);
+  settings.webhook_retention = std::chrono::seconds(10);
+  start(settings);
+
+  tick(settings, 2);
+  CHECK(log->webhook_sweeps.empty());
+  tick(settings, 1);
+  REQUIRE(log->webhook_sweeps.size() == 1);
+  // Records first seen before now - retention go.
+  CHECK(std::abs(log->webhook_sweeps[0] - (now_us() - int64_t{10'000'000})) < int64_t{5'000'000});
+  tick(settings, 3);
+  CHECK(log->webhook_sweeps.size() == 2);
+}

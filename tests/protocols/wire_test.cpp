@@ -234,3 +234,39 @@ TEST_CASE("a stored 202 of a create decodes back exactly") {
   CHECK(decoded->reserved == 1);
   CHECK_FALSE(decode_generation_created(encode(charge_result{random_uuid(), 1, 2})));
 }
+
+TEST_CASE("every webhook command and reply round-trips with its fields") {
+  webhook_delivery delivery{"evt_1", "checkout.session.completed", "cs_1", user_id, 250,
+                            {{"data.object.metadata.credits", "bad"}}, 1'700'000'000'000'000};
+  auto delivered = round_trip(webhook_delivery_request{delivery});
+  CHECK(delivered.delivery.event_id == "evt_1");
+  CHECK(delivered.delivery.user == user_id);
+  CHECK(delivered.delivery.credits == 250);
+  REQUIRE(delivered.delivery.problems.size() == 1);
+  CHECK(delivered.delivery.problems[0].message == "bad");
+
+  webhook_event_row row{webhook_event_key("evt_1"), "evt_1", "checkout.session.completed",
+                        webhook_status::duplicate, 3, 11, 12};
+  auto topup = round_trip(topup_request{"cs_1", 250, row});
+  CHECK(topup.event.status == webhook_status::duplicate);
+  CHECK(topup.event.deliveries == 3);
+  CHECK(topup.object_id == "cs_1");
+
+  webhook_settle_request settle{7, 2, true, topup_result{true, "evt_1", {5, 1}, 99}, failure{}};
+  auto settled = round_trip(settle);
+  CHECK(settled.activation == 7);
+  CHECK(settled.topped_up.by_event == "evt_1");
+  CHECK(settled.topped_up.processed_at == 99);
+  CHECK(round_trip(webhook_event_request{"evt_2"}).event_id == "evt_2");
+
+  reply_body view = webhook_event_view{true, row};
+  auto decoded = decode_value<reply_body>(encode_value(view));
+  REQUIRE(decoded);
+  CHECK(std::get<webhook_event_view>(*decoded).row.processed_at == 12);
+}
+
+TEST_CASE("webhook keys are name-based and distinct per namespace") {
+  CHECK(webhook_event_key("evt_1") == webhook_event_key("evt_1"));
+  CHECK(webhook_event_key("evt_1") != webhook_event_key("evt_2"));
+  CHECK(webhook_event_key("x") != payment_object_key("x"));
+}
