@@ -47,6 +47,8 @@ TEST_CASE("a batch's record count covers every vector of its field list") {
   write_batch batch;
   CHECK(batch.empty());
   fields(batch, [](auto&... rows) { (rows.emplace_back(), ...); });
-  CHECK(batch.record_count() == 11);
+  auto vectors = fields(batch, [](auto&... rows) { return sizeof...(rows); });
+  CHECK(vectors >= 15);  // every record type, tenants' included
+  CHECK(batch.record_count() == vectors);
   CHECK_FALSE(batch.empty());
 }
