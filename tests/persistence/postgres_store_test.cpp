@@ -121,7 +121,7 @@ TEST_CASE("postgres store migrates a version-1 database to version 2 in place", 
   auto identity = db.activate_identity(random_uuid(), identity_kind::phone, "+15550200", t0_us);
   CHECK(identity.identity.user_id == user.id);
   db.migrate();
-  CHECK(tx.exec1("SELECT COUNT(*) FROM schema_version")[0].as<int>() == 2);
+  CHECK(tx.exec1("SELECT COUNT(*) FROM schema_version")[0].as<int>() == schema_version_latest());
 }
 
 TEST_CASE("postgres store writes outbox and audit rows as committed", "[store][postgres][auth]") {
