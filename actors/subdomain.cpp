@@ -5,6 +5,7 @@
 
 #include "caf/all.hpp"
 
+#include "actors/dispatch.hpp"
 #include "actors/lifecycle.hpp"
 #include "actors/tenant_decisions.hpp"
 #include "protocols/invariant.hpp"
@@ -33,20 +34,51 @@ timestamp_us live_since(const subdomain_state& st) {
   return st.context->clock() - micros(st.context->tenants.reservation_ttl);
 }
 
-bool reservation_lapsed(const subdomain_state& st) {
-  return !st.reserved_by.is_nil() && st.reserved_at < live_since(st);
+/// The tenant whose claim on the name is due for a check, if any: a
+/// reservation older than reservation_ttl, else a holder last confirmed
+/// longer ago than that.
+uuid lapsed_claimant(const subdomain_state& st) {
+  auto since = live_since(st);
+  if (!st.reserved_by.is_nil()) return st.reserved_at < since ? st.reserved_by : uuid{};
+  if (!st.holder.is_nil() && st.holder_checked_at < since) return st.holder;
+  return {};
 }
 
-/// Runs `then` once the holder of `name` is known: loaded on first use,
-/// and again when a reservation lapsed. Its tenant died between reserve and
-/// commit, or is slow: whether its hold committed only the store knows
-/// (assuming "free" would offer a name the store has given away).
+/// A lapsed claim: ask its tenant what became of it. The answer comes back
+/// as this actor's own confirm / release / reserve (renewal) command,
+/// through the registry; meanwhile the claim stands.
+void verify_lapsed(subdomain_pointer self) {
+  auto& st = self->state;
+  auto tenant = lapsed_claimant(st);
+  if (tenant.is_nil() || st.verifying) return;
+  st.verifying = true;
+  auto registry = st.registry;
+  auto name = st.subdomain;
+  auto own_key = st.id;
+  reply<subdomain_claim> answer(
+    [registry, name, tenant, own_key](outcome<subdomain_claim> claim) {
+      auto ignore = reply<bool>{[](outcome<bool>) {}};
+      auto state = claim.ok() ? claim.value().state : std::string("reserving");
+      if (state == "held")
+        dispatch(registry, own_key, confirm_subdomain_request{name, tenant}, ignore);
+      else if (state == "none")
+        dispatch(registry, own_key, release_subdomain_request{name, tenant}, ignore);
+      else  // still in flight, or no answer: renew and ask again later
+        dispatch(registry, own_key, reserve_subdomain_request{name, tenant},
+                 reply<subdomain_reservation>{[](outcome<subdomain_reservation>) {}});
+    },
+    failure{error_code::store_unavailable, "the tenant did not answer", subdomain_retry_after_s});
+  dispatch(registry, tenant, verify_reservation_request{name}, std::move(answer));
+}
+
+/// Runs `then` once the holder of `name` is known (loaded on first use).
 void ensure_loaded(subdomain_pointer self, const std::string& name, std::function<void()> then,
                    std::function<void(const failure&)> refuse) {
   auto& st = self->state;
-  if (st.current == phase::active && !reservation_lapsed(st)) {
+  if (st.current == phase::active) {
     // Keys are name hashes: a different name here would be a collision or a bug.
     TALLY_INVARIANT(st.subdomain == name, "one subdomain actor per name", to_string(st.id));
+    verify_lapsed(self);
     then();
     return;
   }
@@ -60,7 +92,7 @@ void ensure_loaded(subdomain_pointer self, const std::string& name, std::functio
         auto& st = self->state;
         st.subdomain = name;
         st.holder = found.holder;
-        st.reserved_by = uuid{};
+        st.holder_checked_at = st.context->clock();
         st.current = phase::active;
         then();
       },
@@ -74,9 +106,7 @@ void handle(subdomain_pointer self, subdomain_status_request& cmd, reply<subdoma
     self, cmd.name,
     [self, done] {
       auto& st = self->state;
-      bool available = !reserved_name(st)
-                       && subdomain_free_for(st.holder, st.reserved_by, st.reserved_at,
-                                             live_since(st), uuid{});
+      bool available = !reserved_name(st) && subdomain_free_for(st.holder, st.reserved_by, uuid{});
       done(subdomain_view{st.subdomain, available});
     },
     fail_to(done));
@@ -88,14 +118,14 @@ void handle(subdomain_pointer self, reserve_subdomain_request& cmd,
     self, cmd.name,
     [self, tenant = cmd.tenant, done] {
       auto& st = self->state;
-      if (reserved_name(st)
-          || !subdomain_free_for(st.holder, st.reserved_by, st.reserved_at, live_since(st),
-                                 tenant)) {
+      if (reserved_name(st) || !subdomain_free_for(st.holder, st.reserved_by, tenant)) {
         done(failure{error_code::subdomain_taken, "another tenant holds this subdomain", 0});
         return;
       }
+      if (st.holder == tenant) st.holder = uuid{};  // stale (subdomain_free_for)
       st.reserved_by = tenant;
       st.reserved_at = st.context->clock();
+      st.verifying = false;
       done(subdomain_reservation{st.subdomain, tenant});
     },
     fail_to(done));
@@ -115,6 +145,8 @@ void settle(subdomain_pointer self, const std::string& name, const uuid& tenant,
         st.holder = tenant;
       else if (st.holder == tenant)
         st.holder = uuid{};
+      st.holder_checked_at = st.context->clock();
+      st.verifying = false;
       done(true);
     },
     fail_to(done));

@@ -10,9 +10,12 @@
 //   confirm(t): holder = t          release(t): no reservation or hold by t
 //
 // A reservation neither confirmed nor released within reservation_ttl (its
-// tenant died between reserve and commit) no longer blocks others; should
-// that tenant still commit, the store's primary key on the name refuses
-// the second holder.
+// tenant died between reserve and commit, or is slow) is checked with the
+// tenant, the one that knows: still reserving (renewed), held (confirmed)
+// or none (released). Until the tenant answers, the reservation stands. A
+// holder is checked the same way once per reservation_ttl when the name is
+// asked for: a tenant that died between committing its deactivation and
+// telling this actor would otherwise keep the name taken in memory.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -39,11 +42,14 @@ struct subdomain_state {
 
   phase current = phase::unresolved;
   std::string subdomain;
-  /// Committed holder (nil: free).
+  /// Committed holder (nil: free), as of holder_checked_at.
   uuid holder{};
+  timestamp_us holder_checked_at = 0;
   /// Reservation in flight (nil: none) and when it was taken.
   uuid reserved_by{};
   timestamp_us reserved_at = 0;
+  /// A lapsed reservation's tenant was asked what became of it.
+  bool verifying = false;
 
   uint64_t handled = 0;
 

@@ -339,6 +339,16 @@ void handle(tenant_pointer self, reservation_answer_request& cmd, reply<bool> do
   commit_activation(self, *st.activating);
 }
 
+void handle(tenant_pointer self, verify_reservation_request& cmd, reply<subdomain_claim> done) {
+  auto& st = self->state;
+  if (st.current == phase::retiring) return done(store_unavailable());
+  if (st.activating && st.activating->subdomain == cmd.subdomain)
+    return done(subdomain_claim{"reserving"});
+  if (st.current == phase::active && st.row.subdomain == cmd.subdomain)
+    return done(subdomain_claim{"held"});
+  done(subdomain_claim{"none"});
+}
+
 void handle(tenant_pointer self, deactivate_module_request& cmd, tenant_reply done) {
   with_access(self, cmd.caller, tenant_action::deactivate_module, done, [self, done] {
     auto& st = self->state;

@@ -56,11 +56,12 @@ std::string subscription_status(const std::string& stored, timestamp_us trial_en
   return stored;
 }
 
-bool subdomain_free_for(const uuid& holder, const uuid& reserved_by, timestamp_us reserved_at,
-                        timestamp_us live_since, const uuid& tenant) {
-  if (!holder.is_nil()) return false;
-  bool reserved_live = !reserved_by.is_nil() && reserved_at >= live_since;
-  return !reserved_live || reserved_by == tenant;
+bool subdomain_free_for(const uuid& holder, const uuid& reserved_by, const uuid& tenant) {
+  bool asker_known = !tenant.is_nil();
+  // A tenant asks to reserve only without an active module: a hold memory
+  // still gives it is stale (it died before telling its release).
+  if (!holder.is_nil() && !(asker_known && holder == tenant)) return false;
+  return reserved_by.is_nil() || (asker_known && reserved_by == tenant);
 }
 
 } // namespace tally

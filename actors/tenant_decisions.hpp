@@ -61,8 +61,10 @@ std::string subscription_status(const std::string& stored, timestamp_us trial_en
                                 timestamp_us now);
 
 /// Whether the subdomain is free for `tenant`: nobody holds it and nobody
-/// else has a live reservation (one made at or after `live_since`).
-bool subdomain_free_for(const uuid& holder, const uuid& reserved_by, timestamp_us reserved_at,
-                        timestamp_us live_since, const uuid& tenant);
+/// else has it reserved (a lapsed reservation stands until its tenant said
+/// what became of it). The nil tenant asks for anyone (availability). A
+/// tenant's own hold does not stop it: it reserves only without a module,
+/// so that hold is stale.
+bool subdomain_free_for(const uuid& holder, const uuid& reserved_by, const uuid& tenant);
 
 } // namespace tally

@@ -283,6 +283,16 @@ struct reservation_answer_request {
   failure refusal;
 };
 
+/// A subdomain actor whose reservation for this tenant lapsed asks what
+/// became of it: "reserving" (the activation is still in flight), "held"
+/// (it committed) or "none" (it failed, or this incarnation never made it:
+/// a reload bumped the epoch, so an older write can no longer commit).
+struct verify_reservation_request {
+  static constexpr entity_kind kind = entity_kind::tenant;
+  using result = subdomain_claim;
+  std::string subdomain;
+};
+
 // -- subdomain commands (key: subdomain_key(name)) ------------------------------------------
 
 /// GET /v1/subdomains/{name}.
@@ -376,7 +386,8 @@ using identity_command =
                find_user_request>;
 using tenant_command =
   std::variant<create_tenant_request, get_tenant_request, add_member_request,
-               activate_module_request, deactivate_module_request, reservation_answer_request>;
+               activate_module_request, deactivate_module_request, reservation_answer_request,
+               verify_reservation_request>;
 using subdomain_command =
   std::variant<subdomain_status_request, reserve_subdomain_request, confirm_subdomain_request,
                release_subdomain_request>;
@@ -415,7 +426,7 @@ using reply_body = std::variant<failure, balance, ledger_page, mutation_reply<ch
                                 login_challenge, mutation_reply<generation_created>,
                                 generation_row, generation_page, tenant_view, subdomain_view,
                                 subdomain_reservation, user_lookup, webhook_outcome,
-                                webhook_event_view, topup_result>;
+                                webhook_event_view, topup_result, subdomain_claim>;
 
 /// Where the reply to a command goes: the completion of the caller (the
 /// HTTP request) that is waiting for it, one alternative per result type.
@@ -429,7 +440,7 @@ using completion = std::variant<reply<balance>, reply<ledger_page>,
                                 reply<generation_page>, reply<tenant_view>,
                                 reply<subdomain_view>, reply<subdomain_reservation>,
                                 reply<user_lookup>, reply<webhook_outcome>,
-                                reply<webhook_event_view>, reply<topup_result>>;
+                                reply<webhook_event_view>, reply<topup_result>, reply<subdomain_claim>>;
 
 /// Answers whatever a completion waits for with a failure.
 inline void fail(completion& done, const failure& why) {
@@ -488,6 +499,7 @@ TALLY_FIELDS(add_member_request, x.caller, x.user, x.role)
 TALLY_FIELDS(activate_module_request, x.caller, x.module, x.subdomain)
 TALLY_FIELDS(deactivate_module_request, x.caller)
 TALLY_FIELDS(reservation_answer_request, x.attempt, x.subdomain, x.granted, x.refusal)
+TALLY_FIELDS(verify_reservation_request, x.subdomain)
 TALLY_FIELDS(subdomain_status_request, x.name)
 TALLY_FIELDS(reserve_subdomain_request, x.name, x.tenant)
 TALLY_FIELDS(confirm_subdomain_request, x.name, x.tenant)

@@ -72,6 +72,12 @@ struct subdomain_reservation {
   uuid tenant{};
 };
 
+/// A tenant's word on a lapsed reservation (verify_reservation_request):
+/// "reserving", "held" or "none".
+struct subdomain_claim {
+  std::string state;
+};
+
 /// The user an email belongs to (nil = no such user), from its identity.
 struct user_lookup {
   uuid user{};
@@ -90,5 +96,6 @@ TALLY_FIELDS(tenant_view, x.id, x.name, x.owner_id, x.active_module, x.subdomain
 TALLY_FIELDS(subdomain_view, x.name, x.available)
 TALLY_FIELDS(subdomain_reservation, x.name, x.tenant)
 TALLY_FIELDS(user_lookup, x.user)
+TALLY_FIELDS(subdomain_claim, x.state)
 
 } // namespace tally

@@ -83,22 +83,23 @@ TEST_CASE("a trial past trial_ends_at reads expired; other statuses as stored") 
   CHECK(subscription_status("cancelled", 100, 50) == "cancelled");
 }
 
-TEST_CASE("a subdomain is free for a tenant unless held or reserved live by another") {
+TEST_CASE("a subdomain is free for a tenant unless held or reserved by another") {
   auto a = id(1);
   auto b = id(2);
   uuid nobody{};
-  // Free, unreserved.
-  CHECK(subdomain_free_for(nobody, nobody, 0, 1000, a));
-  // Held by anyone: taken, even for the holder (its module is active).
-  CHECK_FALSE(subdomain_free_for(a, nobody, 0, 1000, a));
-  CHECK_FALSE(subdomain_free_for(b, nobody, 0, 1000, a));
-  // Reserved live by another: taken; by the same tenant: free for it.
-  CHECK_FALSE(subdomain_free_for(nobody, b, 1000, 1000, a));
-  CHECK(subdomain_free_for(nobody, a, 1000, 1000, a));
-  // A lapsed reservation (taken before live_since) blocks nobody.
-  CHECK(subdomain_free_for(nobody, b, 999, 1000, a));
-  // The availability view asks for the nil tenant: any live reservation counts.
-  CHECK_FALSE(subdomain_free_for(nobody, a, 1000, 1000, nobody));
+  CHECK(subdomain_free_for(nobody, nobody, a));
+  // Held by another: taken. Held by the asker itself: a stale hold (a
+  // tenant reserves only without a module), free for it alone.
+  CHECK_FALSE(subdomain_free_for(b, nobody, a));
+  CHECK(subdomain_free_for(a, nobody, a));
+  CHECK_FALSE(subdomain_free_for(a, nobody, nobody));
+  CHECK_FALSE(subdomain_free_for(a, b, a));
+  // Reserved by another: taken; by the same tenant: free for it (a renewal).
+  CHECK_FALSE(subdomain_free_for(nobody, b, a));
+  CHECK(subdomain_free_for(nobody, a, a));
+  // Availability asks for nobody in particular: any reservation counts.
+  CHECK_FALSE(subdomain_free_for(nobody, a, nobody));
+  CHECK(subdomain_free_for(nobody, nobody, nobody));
 }
 
 TEST_CASE("subdomain syntax is exactly API.md's regex") {

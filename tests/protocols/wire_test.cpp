@@ -270,3 +270,50 @@ TEST_CASE("webhook keys are name-based and distinct per namespace") {
   CHECK(webhook_event_key("evt_1") != webhook_event_key("evt_2"));
   CHECK(webhook_event_key("x") != payment_object_key("x"));
 }
+
+TEST_CASE("every tenant and subdomain command, reply and record round-trips with its fields") {
+  auto tenant = random_uuid();
+  CHECK(round_trip(create_tenant_request{user_id, "Acme"}).name == "Acme");
+  CHECK(round_trip(get_tenant_request{user_id}).caller == user_id);
+  auto add = round_trip(add_member_request{user_id, session_id, "admin"});
+  CHECK(add.user == session_id);
+  CHECK(add.role == "admin");
+  auto activate = round_trip(activate_module_request{user_id, "shop", "my-shop"});
+  CHECK(activate.subdomain == "my-shop");
+  CHECK(round_trip(deactivate_module_request{user_id}).caller == user_id);
+  auto answer = round_trip(reservation_answer_request{
+    7, "my-shop", false, failure{error_code::subdomain_taken, "taken", 0}});
+  CHECK(answer.attempt == 7);
+  CHECK(answer.refusal.code == error_code::subdomain_taken);
+  CHECK(round_trip(subdomain_status_request{"my-shop"}).name == "my-shop");
+  CHECK(round_trip(reserve_subdomain_request{"my-shop", tenant}).tenant == tenant);
+  CHECK(round_trip(confirm_subdomain_request{"my-shop", tenant}).tenant == tenant);
+  CHECK(round_trip(release_subdomain_request{"my-shop", tenant}).name == "my-shop");
+  CHECK(round_trip(check_session_request{session_id}).session == session_id);
+  CHECK(round_trip(membership_changed_request{{tenant, "Acme", "member"}}).membership.role
+        == "member");
+  CHECK(round_trip(find_user_request{"a@example.com"}).email == "a@example.com");
+  envelope routed{subdomain_key("my-shop"), to_entity_command(reserve_subdomain_request{"my-shop", tenant})};
+  CHECK(round_trip(routed).kind() == entity_kind::subdomain);
+
+  tenant_view view{tenant, "Acme", user_id, "crm", "my-shop",
+                   subscription_view{"trial", "trialing", 99}, 5, session_id, "admin"};
+  auto decoded_view = round_trip(view);
+  REQUIRE(decoded_view.subscription);
+  CHECK(decoded_view.subscription->trial_ends_at == 99);
+  CHECK(decoded_view.member_role == "admin");
+  CHECK(round_trip(subdomain_view{"my-shop", true}).available);
+  CHECK(round_trip(subdomain_reservation{"my-shop", tenant}).tenant == tenant);
+  CHECK(round_trip(user_lookup{user_id}).user == user_id);
+
+  write_batch batch;
+  batch.tenants.push_back({tenant, "Acme", user_id, "shop", "my-shop", 2, 3});
+  batch.tenant_members.push_back({tenant, user_id, "owner", 4});
+  batch.subdomains.push_back({"my-shop", tenant, true, 5});
+  batch.subscriptions.push_back({random_uuid(), tenant, "shop", "trial", "trialing", 6, 7, 8});
+  auto decoded = round_trip(batch);
+  CHECK(decoded.record_count() == 4);
+  CHECK(decoded.subdomains[0].held);
+  CHECK(round_trip(tenant_snapshot{batch.tenants[0], batch.tenant_members, batch.subscriptions[0]})
+          .members.size() == 1);
+}

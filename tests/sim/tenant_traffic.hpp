@@ -70,6 +70,8 @@ private:
   void judge(const pending& op);
   void check_store(const tenant_tables& tables);
   void fail(std::string why);
+  /// The live subdomain actor's view of `name`, for a violation's message.
+  std::string name_state(const std::string& name);
 
   std::mt19937_64 rng_;
   test::actor_fixture& fx_;
