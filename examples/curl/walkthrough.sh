@@ -9,7 +9,7 @@
 set -euo pipefail
 
 : "${URL:?set URL, e.g. http://127.0.0.1:8080}"
-: "${ADMIN:?set ADMIN to the service's admin token (TALLY_ADMIN_TOKEN)}"
+: "${ADMIN:?set ADMIN to the admin token of the service (TALLY_ADMIN_TOKEN)}"
 EMAIL="${EMAIL:-walkthrough-$(date +%s)-$RANDOM@example.com}"
 
 body=$(mktemp)
@@ -93,7 +93,7 @@ tenant=$(call 201 POST /v1/tenants "${auth[@]}" "${json[@]}" -d '{"name": "Walkt
 echo "$tenant"
 TENANT_ID=$(field "$tenant" 'd["id"]')
 SUBDOMAIN="walk-$(date +%s)-$RANDOM"
-call 200 GET "/v1/subdomains/$SUBDOMAIN"
+call 200 GET "/v1/subdomains/$SUBDOMAIN" "${auth[@]}"
 echo
 call 200 POST "/v1/tenants/$TENANT_ID/modules/activate" "${auth[@]}" "${json[@]}" \
   -d "{\"module\": \"shop\", \"subdomain\": \"$SUBDOMAIN\"}"
