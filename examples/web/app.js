@@ -387,6 +387,7 @@ onSubmit("activate-form", "activate", async () => {
   if (!selectedTenant) return;
   const result = await api("POST", `/v1/tenants/${selectedTenant.id}/modules/activate`,
     { module: $("module").value, subdomain: $("subdomain").value.trim() });
+  $("subdomain-result").textContent = "";
   notify(`Activated ${result.active_module} on ${result.subdomain}; trial until ${when(result.subscription.trial_ends_at)}.`, true);
   await showTenant(selectedTenant.id);
 });

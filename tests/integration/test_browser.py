@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 import unittest
+import uuid
 
 from harness import Service, require_store, fetch, unique_email
 
@@ -24,6 +25,7 @@ try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
     from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as until
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -80,7 +82,11 @@ class BrowserWalkthrough(unittest.TestCase):
 
     def wait(self, condition, what):
         try:
-            return WebDriverWait(self.browser, WAIT_S).until(condition)
+            # The page re-renders its lists while polling: an element found a
+            # moment ago may be gone, which only means "look again".
+            return WebDriverWait(self.browser, WAIT_S,
+                                 ignored_exceptions=(NoSuchElementException,
+                                                     StaleElementReferenceException)).until(condition)
         except Exception:
             self.screenshot("failed")
             raise AssertionError("timed out waiting for %s; log tail:\n%s"
@@ -144,6 +150,24 @@ class BrowserWalkthrough(unittest.TestCase):
         balance = self.api(token, "/v1/me/balance")
         self.assertEqual(balance, {"available": GRANT, "reserved": 0})
         self.assertTrue(os.path.exists(self.screenshot("cancelled")))
+
+        # A workspace: create it, check a subdomain, activate a module and
+        # see the trial's end date.
+        subdomain = "b" + uuid.uuid4().hex[:12]
+        browser.find_element(By.ID, "tenant-name").send_keys("Browser Inc.")
+        browser.find_element(By.ID, "tenant-create").click()
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#tenants li"), "the new workspace")
+        self.wait(until.visibility_of_element_located((By.ID, "subdomain")), "the activation form")
+        browser.find_element(By.ID, "subdomain").send_keys(subdomain)
+        browser.find_element(By.ID, "subdomain-check").click()
+        self.wait(self.text_is("subdomain-result", "%s is available." % subdomain), "the availability check")
+        browser.find_element(By.ID, "activate").click()
+        self.wait(lambda d: "trial ends" in d.find_element(By.ID, "activate-title").text, "the trial end date")
+        me = self.api(token, "/v1/auth/me")
+        self.assertEqual([t["role"] for t in me["tenants"]], ["owner"], me)
+        tenant = self.api(token, "/v1/tenants/%s" % me["tenants"][0]["id"])
+        self.assertEqual((tenant["active_module"], tenant["subdomain"]), ("shop", subdomain), tenant)
+        self.screenshot("workspace")
 
 
 if __name__ == "__main__":
