@@ -66,9 +66,13 @@ constexpr std::array<problem_info, problem_code_count> problem_table{{
    "The Stripe-Signature header does not verify", false},
   {503, "WEBHOOKS_NOT_CONFIGURED", "/problems/webhooks-not-configured",
    "Payment webhooks are not configured on this service", true},
+  {421, "MISDIRECTED", "/problems/misdirected",
+   "This node does not serve the entity; refresh the shard map", false},
+  {503, "SHARD_UNAVAILABLE", "/problems/shard-unavailable",
+   "The node serving this data is unavailable; retry later", true},
 }};
 
-static_assert(problem_table.back().code == "WEBHOOKS_NOT_CONFIGURED",
+static_assert(problem_table.back().code == "SHARD_UNAVAILABLE",
               "problem_table must list every problem_code in enum order");
 
 } // namespace
@@ -109,6 +113,8 @@ problem_code problem_for(error_code code) {
     case error_code::already_member: return problem_code::already_member;
     case error_code::module_already_active: return problem_code::module_already_active;
     case error_code::subdomain_taken: return problem_code::subdomain_taken;
+    case error_code::not_shard_owner: return problem_code::misdirected;
+    case error_code::shard_unavailable: return problem_code::shard_unavailable;
   }
   return problem_code::internal;
 }

@@ -89,10 +89,14 @@ enum class problem_code : uint8_t {
   invalid_signature,
   /// 503: no webhook signing secret is configured (TALLY_WEBHOOK_SECRET).
   webhooks_not_configured,
+  /// 421 (internal port only): this node does not serve the entity's shard.
+  misdirected,
+  /// 503: the shard's owner is unknown, unreachable or handing it over.
+  shard_unavailable,
 };
 
 /// Number of problem_code enumerators (for tables and tests).
-inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::webhooks_not_configured) + 1;
+inline constexpr size_t problem_code_count = static_cast<size_t>(problem_code::shard_unavailable) + 1;
 
 /// One row of the table.
 struct problem_info {

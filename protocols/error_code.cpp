@@ -32,6 +32,8 @@ std::string to_string(error_code code) {
     case error_code::already_member: return "already_member";
     case error_code::module_already_active: return "module_already_active";
     case error_code::subdomain_taken: return "subdomain_taken";
+    case error_code::not_shard_owner: return "not_shard_owner";
+    case error_code::shard_unavailable: return "shard_unavailable";
   }
   return "unknown";
 }

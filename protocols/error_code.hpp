@@ -64,6 +64,12 @@ enum class error_code : uint8_t {
   module_already_active,
   /// Another tenant holds the subdomain (409).
   subdomain_taken,
+  /// Cluster: this node does not serve the entity's shard (421 on the
+  /// internal port; the sender refreshes its map and retries once).
+  not_shard_owner,
+  /// Cluster: the shard's owner is unknown, unreachable or handing the shard
+  /// over (503 + Retry-After; the client retries with its idempotency key).
+  shard_unavailable,
 };
 
 /// Stable snake_case name, for logs and CAF's error rendering.
