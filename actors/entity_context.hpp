@@ -12,6 +12,7 @@
 #include "actors/runtime.hpp"
 #include "protocols/auth.hpp"
 #include "protocols/caf_types.hpp"
+#include "protocols/cluster.hpp"
 #include "protocols/credits.hpp"
 #include "protocols/generation_provider.hpp"
 #include "protocols/limits.hpp"
@@ -61,6 +62,11 @@ struct entity_context {
   generation_metrics* generation_stats = nullptr;
   /// Payment webhooks: dedupe retention, waiting deliveries per event.
   webhook_config webhook;
+  /// Cluster mode (TALLY_CLUSTER=1): which shards this node serves, and the
+  /// door to the nodes that serve the others. Both null on a single node,
+  /// where the registry serves every key.
+  shard_directory* shards = nullptr;
+  remote_commands* remote = nullptr;
 };
 
 /// Microseconds of a duration, for timestamp arithmetic.
