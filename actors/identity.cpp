@@ -1,4 +1,5 @@
 #include "actors/identity.hpp"
+#include "actors/load_refusal.hpp"
 
 #include <functional>
 #include <utility>
@@ -132,7 +133,7 @@ void ensure_active(identity_pointer self, identity_kind kind, const std::string&
         activate_with(self->state, snapshot);
         then();
       },
-      [refuse](caf::error&) { refuse(store_unavailable()); });
+      [refuse](caf::error& err) { refuse(load_refusal(err, store_unavailable())); });
 }
 
 // -- magic links ---------------------------------------------------------------------

@@ -144,6 +144,73 @@ void passivate_all(registry_pointer self, entity_table<Handle>& table) {
   table.clear();
 }
 
+// -- cluster: shards this node stops serving ---------------------------------------
+
+bool in_shards(const std::vector<int32_t>& shards, const uuid& id) {
+  return std::find(shards.begin(), shards.end(), shard_of(id)) != shards.end();
+}
+
+/// A command for a shard this node does not serve (cluster mode without a
+/// forwarder): refused with shard_unavailable, like any caller that cannot
+/// reach the owner. With a forwarder (context->remote) `route` decides.
+bool refuse_unserved_shard(registry_state& st, const uuid& key, completion& done) {
+  const auto* shards = st.context->shards;
+  if (shards == nullptr || st.context->remote != nullptr || shards->serves(shard_of(key))) return false;
+  fail(done, failure{error_code::shard_unavailable, "this shard is not served here now; retry", 1});
+  return true;
+}
+
+/// Entities of `shards`, across every table, as (id, activation).
+std::vector<std::pair<uuid, uint64_t>> shard_entities(registry_state& st, const std::vector<int32_t>& shards) {
+  std::vector<std::pair<uuid, uint64_t>> found;
+  for_each_table(st, [&](auto& table) {
+    for (auto& [id, entry] : table)
+      if (in_shards(shards, id)) found.emplace_back(id, entry.activation);
+  });
+  return found;
+}
+
+/// Passivates every entity of `shards` now (they quit after what is already
+/// in their mailboxes; what they were owed answers through the completion's
+/// fallback). Returns how many went.
+size_t passivate_shards(registry_pointer self, const std::vector<int32_t>& shards) {
+  auto& st = self->state;
+  auto gone = shard_entities(st, shards);
+  for_each_table(st, [&](auto& table) {
+    for (auto& [id, entry] : table)
+      if (in_shards(shards, id)) self->send(entry.handle, passivate_atom_v);
+  });
+  for (const auto& [id, activation] : gone) forget_entity(st, id, activation);
+  return gone.size();
+}
+
+/// Asks every entity of `shards` whether it is idle (the sweep's question):
+/// one that committed everything offers to go and the handshake retires it.
+void query_shards(registry_pointer self, const std::vector<int32_t>& shards) {
+  for_each_table(self->state, [&](auto& table) {
+    for (auto& [id, entry] : table)
+      if (in_shards(shards, id)) self->send(entry.handle, idle_query_atom_v);
+  });
+}
+
+/// One round over the open shard drains: finished ones answer true, those
+/// out of rounds passivate what is left and answer false.
+void check_shard_drains(registry_pointer self) {
+  auto& drains = self->state.shard_drains;
+  for (auto i = drains.begin(); i != drains.end();) {
+    bool empty = shard_entities(self->state, i->shards).empty();
+    if (empty || --i->checks_left <= 0) {
+      if (!empty) passivate_shards(self, i->shards);
+      i->promise.deliver(empty);
+      i = drains.erase(i);
+      continue;
+    }
+    query_shards(self, i->shards);
+    ++i;
+  }
+  if (!drains.empty()) self->delayed_send(self, shard_drain_check_interval, shard_drain_check_atom_v);
+}
+
 } // namespace
 
 caf::timespan passivation_sweep_interval(caf::timespan passivate_after) {
@@ -168,6 +235,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
         fail(done, shutting_down());
         return;
       }
+      if (refuse_unserved_shard(self->state, key, done)) return;
       route(self, key, command, done, std::make_index_sequence<entity_kind_count>{});
     },
     // -- lifecycle -------------------------------------------------------------------
@@ -210,6 +278,21 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
       return true;
     },
     [self](passivate_sweep_atom) { sweep(self); },
+    // -- cluster (actors/lease_keeper.cpp) --------------------------------------------
+    [self](shard_lost_atom, const std::vector<int32_t>& shards) {
+      passivate_shards(self, shards);
+      return true;
+    },
+    [self](shard_drain_atom, std::vector<int32_t>& shards) -> caf::result<bool> {
+      if (shard_entities(self->state, shards).empty()) return true;
+      query_shards(self, shards);
+      auto& drains = self->state.shard_drains;
+      drains.push_back(shard_drain{std::move(shards), self->make_response_promise<bool>()});
+      if (drains.size() == 1)
+        self->delayed_send(self, shard_drain_check_interval, shard_drain_check_atom_v);
+      return drains.back().promise;
+    },
+    [self](shard_drain_check_atom) { check_shard_drains(self); },
   };
 }
 

@@ -55,6 +55,20 @@ caf::timespan passivation_sweep_interval(caf::timespan passivate_after);
 /// entity_kind (null: not published).
 using registry_gauges = std::array<prometheus::Gauge*, entity_kind_count>;
 
+/// Cluster hand-off (DESIGN.md "Cluster"): a drain of some shards waits
+/// until their entities have committed everything and were passivated
+/// through the idle handshake; they are asked every shard_drain_check_interval,
+/// and after shard_drain_checks_max rounds the rest are passivated anyway.
+constexpr caf::timespan shard_drain_check_interval = std::chrono::milliseconds(20);
+constexpr int shard_drain_checks_max = 250;
+
+/// One open shard drain (registry_state::shard_drains).
+struct shard_drain {
+  std::vector<int32_t> shards;
+  caf::typed_response_promise<bool> promise;
+  int checks_left = shard_drain_checks_max;
+};
+
 struct registry_state {
   static inline const char* name = "tally.registry";
 
@@ -71,6 +85,8 @@ struct registry_state {
   /// drain: entities (and their activation) that have not answered sync yet.
   std::unordered_map<uuid, uint64_t, uuid_hash> awaiting_sync;
   std::optional<caf::typed_response_promise<bool>> drain_promise;
+  /// Cluster: shard drains in progress (hand-off).
+  std::vector<shard_drain> shard_drains;
 };
 
 /// Behaviour of the registry. `readers` must not be empty; `context` and the

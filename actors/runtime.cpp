@@ -123,6 +123,7 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   self.context.webhook = config.webhook;
   self.context.clock = now_us;
   self.context.login_failure_audits = &self.login_failure_audits;
+  self.context.shards = config.shards;
   self.limiters = spawn_anonymous_limiters(system, config.auth);
   self.context.generations = config.generations;
   self.context.generation_stats = &self.generation_stats;
@@ -150,6 +151,10 @@ runtime::~runtime() {
 
 gateway& runtime::gate() {
   return *impl_->gate;
+}
+
+const registry_actor& runtime::registry() const {
+  return impl_->registry;
 }
 
 bool runtime::recover_generations(std::chrono::milliseconds max) {

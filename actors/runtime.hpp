@@ -11,6 +11,7 @@
 #include "caf/fwd.hpp"
 
 #include "protocols/auth.hpp"
+#include "protocols/caf_types.hpp"
 #include "protocols/generation_provider.hpp"
 #include "protocols/generations.hpp"
 #include "protocols/limits.hpp"
@@ -21,6 +22,7 @@ namespace tally {
 
 class gateway;
 class metrics;
+class shard_directory;
 class store;
 
 /// When a mutation is acknowledged.
@@ -60,6 +62,9 @@ struct runtime_config {
   tenant_config tenants;
   /// Payment webhooks: dedupe retention and its sweep, waiting deliveries.
   webhook_config webhook;
+  /// Cluster mode: the lease keeper's view (entity_context::shards); null
+  /// on a single node. Outlives the runtime.
+  shard_directory* shards = nullptr;
 };
 
 /// Opens one store connection; called on the writer's and readers' threads.
@@ -79,6 +84,10 @@ public:
 
   /// Lives as long as the runtime.
   gateway& gate();
+
+  /// The registry (cluster mode: the lease keeper tells it which shards to
+  /// drain or drop).
+  const registry_actor& registry() const;
 
   /// Start-up, before serving: every user with a generation left active in
   /// the store is activated, which fails those as interrupted and releases

@@ -1,4 +1,5 @@
 #include "actors/subdomain.hpp"
+#include "actors/load_refusal.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -96,7 +97,7 @@ void ensure_loaded(subdomain_pointer self, const std::string& name, std::functio
         st.current = phase::active;
         then();
       },
-      [refuse](caf::error&) { refuse(store_unavailable()); });
+      [refuse](caf::error& err) { refuse(load_refusal(err, store_unavailable())); });
 }
 
 // -- commands (protocols/commands.hpp) ---------------------------------------------

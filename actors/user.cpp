@@ -1,4 +1,5 @@
 #include "actors/user.hpp"
+#include "actors/load_refusal.hpp"
 
 #include <optional>
 #include <utility>
@@ -40,6 +41,7 @@ namespace user_detail {
 failure retire_failure(const user_state& st) {
   if (st.retire_code == error_code::user_not_found)
     return {error_code::user_not_found, "user not found", 0};
+  if (st.retire_code == error_code::shard_unavailable) return shard_unavailable_failure();
   return {error_code::store_unavailable, "the store is unavailable; retry", user_retry_after_s};
 }
 
@@ -237,7 +239,8 @@ void on_loaded(user_pointer self, user_snapshot& snapshot) {
 
 void on_load_failed(user_pointer self, const caf::error& err) {
   auto code = to_error_code(err, error_code::store_unavailable);
-  retire(self, code == error_code::user_not_found ? code : error_code::store_unavailable);
+  bool kept = code == error_code::user_not_found || code == error_code::shard_unavailable;
+  retire(self, kept ? code : error_code::store_unavailable);
 }
 
 // -- mutations -----------------------------------------------------------------

@@ -1,4 +1,5 @@
 #include "actors/webhook_event.hpp"
+#include "actors/load_refusal.hpp"
 
 #include <utility>
 
@@ -107,7 +108,7 @@ void ensure_loaded(event_pointer self, std::function<void()> then,
         st.current = phase::active;
         then();
       },
-      [refuse](caf::error&) { refuse(store_unavailable()); });
+      [refuse](caf::error& err) { refuse(load_refusal(err, store_unavailable())); });
 }
 
 // -- deliveries ------------------------------------------------------------------------

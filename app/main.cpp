@@ -17,6 +17,7 @@
 #include "caf/actor_system_config.hpp"
 
 #include "actors/runtime.hpp"
+#include "app/cluster_node.hpp"
 #include "app/commands.hpp"
 #include "app/settings.hpp"
 #include "http/provider_client.hpp"
@@ -83,6 +84,27 @@ bool prepare_store(const settings& s) {
   return false;
 }
 
+/// SIGTERM: the last lease statement may take this long.
+constexpr std::chrono::milliseconds cluster_leave_max{5'000};
+
+/// TALLY_CLUSTER=1: joins the cluster in the store (0), or the exit code.
+int join_cluster(settings& s, metrics& process_metrics, std::unique_ptr<cluster_node>& node) {
+  if (!s.cluster.enabled) return 0;
+  try {
+    auto http_address = s.cluster.advertise_host + ":" + std::to_string(s.http.port);
+    node = std::make_unique<cluster_node>(s.cluster, s.db_url, http_address, process_metrics);
+    s.runtime.shards = &node->directory();
+    return 0;
+  } catch (const shard_count_mismatch& e) {
+    log_event(log_level::error, "another shard count", {{"error", e.what()}});
+    std::cerr << "tally: " << e.what() << "\n";
+    return exit_config_error;
+  } catch (const std::exception& e) {
+    log_event(log_level::error, "cannot join the cluster", {{"error", e.what()}});
+    return exit_start_failure;
+  }
+}
+
 int serve(settings s) {
   if (s.http.jwt_secret.empty()) {
     if (!s.http.dev) {
@@ -97,6 +119,14 @@ int serve(settings s) {
   auto signals = block_stop_signals();
   metrics process_metrics;
 
+  // Cluster mode: join before anything serves (app/cluster_node.hpp). Declared
+  // before the actor system, which must stop the lease keeper (leave) first.
+  std::unique_ptr<cluster_node> node;
+  auto cluster_joined = join_cluster(s, process_metrics, node);
+  if (cluster_joined != 0) return cluster_joined;
+  standalone_cluster_status alone{s.cluster.node_id, s.http.host + ":" + std::to_string(s.http.port)};
+  s.http.cluster = node ? static_cast<const cluster_status*>(&node->status()) : &alone;
+
   caf::actor_system_config caf_config;
   register_caf_types(caf_config);
   caf_config.set("scheduler.max-threads", s.worker_threads);
@@ -110,15 +140,25 @@ int serve(settings s) {
   auto db_url = s.db_url;
   // The provider outlives the actors that submit to it (destroyed after them).
   s.runtime.provider = make_generation_provider(s.provider);
-  runtime actors{system, s.runtime, [db_url] { return open_store(db_url); }, process_metrics};
-  // Generations a crash left active are failed and released before anyone is served.
-  actors.recover_generations(std::chrono::milliseconds(s.shutdown_flush_ms));
+  store_factory stores = [db_url] { return open_store(db_url); };
+  if (node) stores = node->fenced_stores();
+  runtime actors{system, s.runtime, stores, process_metrics};
+  if (node) {
+    node->start(system, actors.registry());
+  } else {
+    // Generations a crash left active are failed and released before anyone
+    // is served. (A cluster node fails them as each user activates on its
+    // new owner: activation interrupts what it loads as active.)
+    actors.recover_generations(std::chrono::milliseconds(s.shutdown_flush_ms));
+  }
   http_server server{s.http, actors.gate(), process_metrics};
   try {
     server.start();
   } catch (const std::exception& e) {
     log_event(log_level::error, "cannot listen", {{"error", e.what()}});
+    if (node) node->stop_serving();
     actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
+    if (node) node->leave(system, cluster_leave_max);
     s.runtime.provider->stop();
     s.runtime.provider.reset();
     return exit_start_failure;
@@ -135,7 +175,11 @@ int serve(settings s) {
 
   server.stop_accepting();
   bool drained = server.drain(std::chrono::milliseconds(s.shutdown_drain_ms));
+  // Cluster: serve no shard from now on; once everything committed, hand
+  // every lease back at once so the other nodes claim them on their next tick.
+  if (node) node->stop_serving();
   bool flushed = actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
+  if (node) node->leave(system, cluster_leave_max);
   server.stop();
   // No provider answer may reach an actor handle once the actor system goes:
   // its thread stops here, and the runtime (destroyed before the system)

@@ -8,6 +8,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "app/cluster_settings.hpp"
 #include "app/generation_settings.hpp"
 
 namespace tally {
@@ -216,6 +217,8 @@ settings_result load_settings(int argc, char** argv) {
 
   generation_options generations;
   add_generation_options(options, generations, s);
+  cluster_options cluster;
+  add_cluster_options(options, cluster, s);
 
   // Only on the command line: the sub-command and its arguments.
   po::options_description command_options("Command arguments");
@@ -341,6 +344,10 @@ settings_result load_settings(int argc, char** argv) {
     return result;
   }
   if (auto error = apply_generation_options(generations, s); !error.empty()) {
+    result.error = std::move(error);
+    return result;
+  }
+  if (auto error = apply_cluster_options(cluster, s); !error.empty()) {
     result.error = std::move(error);
     return result;
   }

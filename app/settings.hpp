@@ -9,6 +9,7 @@
 
 #include "actors/runtime.hpp"
 #include "http/http_config.hpp"
+#include "protocols/cluster_config.hpp"
 
 namespace tally {
 
@@ -35,6 +36,8 @@ struct settings {
   std::string webhook_secret;
   /// The generation provider and its breaker (app/generation_settings.cpp).
   provider_config provider;
+  /// Cluster mode and this node's place in it (app/cluster_settings.cpp).
+  cluster_config cluster;
 
   // create-user / mint-token arguments.
   std::string user_id;

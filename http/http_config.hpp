@@ -13,6 +13,8 @@
 
 #include "protocols/webhook.hpp"
 
+#include "protocols/cluster_status.hpp"
+
 namespace tally {
 
 struct http_config {
@@ -84,6 +86,10 @@ struct http_config {
   /// Payment webhooks: the signing secret (empty: 503) and the signature's
   /// timestamp tolerance.
   webhook_config webhook;
+
+  /// This node's cluster view (/readyz, GET /v1/admin/cluster); outlives
+  /// the server. Null: a single node named after host:port.
+  const cluster_status* cluster = nullptr;
 };
 
 } // namespace tally

@@ -21,7 +21,9 @@ void get_readiness(const std::shared_ptr<request_context>& context) {
   bool reachable = health.reachable.load(std::memory_order_relaxed);
   bool committing = !health.commits_failing.load(std::memory_order_relaxed);
   bool backlog_ok = !health.backlog_full();
-  bool ready = reachable && committing && backlog_ok;
+  const auto* cluster = context->handler.config().cluster;
+  auto cluster_problem = cluster != nullptr ? cluster->readiness_problem() : std::string{};
+  bool ready = reachable && committing && backlog_ok && cluster_problem.empty();
   std::string body;
   json_writer json(body);
   json.begin_object()
@@ -29,6 +31,7 @@ void get_readiness(const std::shared_ptr<request_context>& context) {
     .key("checks").begin_object()
     .key("store").string(!reachable ? "unreachable" : committing ? "ok" : "failing")
     .key("backlog").string(backlog_ok ? "ok" : "full")
+    .key("cluster").string(cluster_problem.empty() ? "ok" : cluster_problem)
     .end_object()
     .end_object();
   context->answer_json(ready ? http::status::ok : http::status::service_unavailable,

@@ -1,6 +1,7 @@
 #include "http/routes.hpp"
 
 #include "http/auth_routes.hpp"
+#include "http/cluster_routes.hpp"
 #include "http/credits_routes.hpp"
 #include "http/generation_routes.hpp"
 #include "http/ops_routes.hpp"
@@ -92,6 +93,9 @@ router make_api_router() {
   table.add("/v1/admin/webhooks/payments/{event_id}",
             {verb::get, "get_payment_webhook", auth_kind::admin, body_kind::none,
              idempotency_kind::none, get_payment_webhook});
+  // Cluster membership (API.md, Ops).
+  table.add("/v1/admin/cluster", {verb::get, "get_cluster", auth_kind::admin, body_kind::none,
+                                  idempotency_kind::none, get_cluster});
   return table;
 }
 

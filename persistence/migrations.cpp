@@ -378,6 +378,40 @@ CREATE TABLE payments (
 );
 )sql";
 
+// Version 6: cluster membership and shard leases (DESIGN.md "Cluster";
+// persistence/lease_store.hpp holds the statements). cluster_meta records
+// the shard count once (a node built with another count refuses to start);
+// shard_leases gets its rows (one per shard) from the first node that joins.
+// Expiry is decided by the database clock only (now()), never a node's.
+// SQLite runs one node, so its step creates nothing (the lists stay in step).
+constexpr const char* cluster_sqlite_v6 = "-- cluster mode is Postgres only";
+
+constexpr const char* cluster_postgres_v6 = R"sql(
+CREATE TABLE cluster_meta (
+  id          smallint PRIMARY KEY CHECK (id = 1),
+  shard_count integer  NOT NULL CHECK (shard_count > 0)
+);
+CREATE TABLE cluster_nodes (
+  id               text        PRIMARY KEY,
+  incarnation      bigint      NOT NULL CHECK (incarnation > 0),
+  http_address     text        NOT NULL,
+  internal_address text        NOT NULL,
+  lease_ttl_ms     bigint      NOT NULL CHECK (lease_ttl_ms > 0),
+  joined_at        timestamptz NOT NULL DEFAULT now(),
+  renewed_at       timestamptz NOT NULL DEFAULT now(),
+  left_at          timestamptz
+);
+CREATE TABLE shard_leases (
+  shard             integer     PRIMARY KEY CHECK (shard >= 0),
+  owner_node        text,
+  owner_incarnation bigint,
+  epoch             bigint      NOT NULL DEFAULT 0,
+  expires_at        timestamptz NOT NULL DEFAULT '-infinity',
+  CHECK ((owner_node IS NULL) = (owner_incarnation IS NULL))
+);
+CREATE INDEX shard_leases_owner ON shard_leases (owner_node, owner_incarnation);
+)sql";
+
 } // namespace
 
 const char* schema_version_table_sql(sql_dialect dialect) {
@@ -391,10 +425,10 @@ const char* schema_version_table_sql(sql_dialect dialect) {
 const std::vector<migration>& migrations_for(sql_dialect dialect) {
   static const std::vector<migration> sqlite_steps{
     {1, sqlite_v1},       {2, sqlite_v2},       {3, generation_schema::sqlite},
-    {4, tenant_sqlite_v4}, {5, payment_sqlite_v5}};
+    {4, tenant_sqlite_v4}, {5, payment_sqlite_v5}, {6, cluster_sqlite_v6}};
   static const std::vector<migration> postgres_steps{
     {1, postgres_v1},       {2, postgres_v2},       {3, generation_schema::postgres},
-    {4, tenant_postgres_v4}, {5, payment_postgres_v5}};
+    {4, tenant_postgres_v4}, {5, payment_postgres_v5}, {6, cluster_postgres_v6}};
   return dialect == sql_dialect::sqlite ? sqlite_steps : postgres_steps;
 }
 

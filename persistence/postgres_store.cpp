@@ -17,6 +17,9 @@
 #include "persistence/auth_columns.hpp"
 #include "persistence/coalesce_key.hpp"
 #include "persistence/migrations.hpp"
+#include "persistence/shard_fence.hpp"
+#include "protocols/cluster.hpp"
+#include "protocols/tenants.hpp"
 
 namespace tally {
 namespace {
@@ -835,6 +838,10 @@ void postgres_store::fail(const char* operation) {
   throw store_error(fault, std::string("postgres: ") + operation + ": " + why);
 }
 
+void postgres_store::fence_activations(lease_holder holder) {
+  fence_ = std::move(holder);
+}
+
 void postgres_store::migrate() {
   try {
     auto& db = connected();
@@ -882,6 +889,7 @@ std::optional<user_snapshot> postgres_store::activate_user(const uuid& user, siz
                                                            timestamp_us idempotency_since) {
   try {
     pqxx::work tx(connected().connection);
+    require_shard_leases(tx, fence_, {user});
     auto snapshot = activate_one(tx, {user, recent_idempotency_max, idempotency_since});
     tx.commit();
     return snapshot;
@@ -898,6 +906,7 @@ std::vector<std::optional<user_snapshot>> postgres_store::activate_users(
     pqxx::work tx(connected().connection);
     std::unordered_set<uuid> distinct;
     for (const auto& request : requests) distinct.insert(request.user);
+    require_shard_leases(tx, fence_, std::vector<uuid>(distinct.begin(), distinct.end()));
     if (distinct.size() < requests.size()) {
       // A user named twice must be bumped twice (two activations, two
       // epochs); one UPDATE touches each row once, so go one at a time.
@@ -1010,6 +1019,7 @@ identity_snapshot postgres_store::activate_identity(const uuid& identity, identi
   try {
     auto id = to_string(identity);
     pqxx::work tx(connected().connection);
+    require_shard_leases(tx, fence_, {identity});
     tx.exec_prepared("activate_identity_insert", id, std::string(identity_kind_column(kind)), value, now);
     auto bumped = tx.exec_prepared("activate_identity_bump", id);
     if (bumped.empty()) {
@@ -1253,6 +1263,7 @@ std::optional<tenant_snapshot> postgres_store::activate_tenant(const uuid& tenan
   try {
     auto id = to_string(tenant);
     pqxx::work tx(connected().connection);
+    require_shard_leases(tx, fence_, {tenant});
     auto bumped = tx.exec_params(
       "UPDATE tenants SET owner_epoch = owner_epoch + 1 WHERE id = $1::uuid RETURNING name, owner_id,"
       " COALESCE(active_module, ''), COALESCE(subdomain, ''), owner_epoch, " + to_us("created_at"),
@@ -1292,8 +1303,12 @@ std::optional<tenant_snapshot> postgres_store::activate_tenant(const uuid& tenan
 
 uuid postgres_store::find_subdomain_holder(const std::string& name) {
   try {
-    pqxx::nontransaction tx(connected().connection);
+    // A transaction, so that the lease check (cluster mode) and the read
+    // see one snapshot and the lease row stays locked in between.
+    pqxx::work tx(connected().connection);
+    require_shard_leases(tx, fence_, {subdomain_key(name)});
     auto rows = tx.exec_params("SELECT tenant_id FROM subdomains WHERE name = $1", name);
+    tx.commit();
     return rows.empty() ? uuid{} : uuid_from(rows[0][0]);
   } catch (...) {
     fail("find_subdomain_holder");
@@ -1320,8 +1335,10 @@ std::vector<membership_view> postgres_store::find_memberships(const uuid& user) 
 
 std::optional<webhook_event_row> postgres_store::find_webhook_event(const uuid& id) {
   try {
-    pqxx::nontransaction tx(connected().connection);
+    pqxx::work tx(connected().connection);
+    require_shard_leases(tx, fence_, {id});
     auto rows = tx.exec_prepared("find_webhook_event", to_string(id));
+    tx.commit();
     if (rows.empty()) return std::nullopt;
     const auto& row = rows[0];
     auto status = parse_webhook_status(row[2].c_str());

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "persistence/lease_store.hpp"
 #include "persistence/store.hpp"
 
 namespace tally {
@@ -69,6 +70,13 @@ public:
   std::optional<payment_row> find_payment(const uuid& id) override;
   size_t delete_webhook_events_before(timestamp_us before) override;
 
+  /// Cluster mode, fencing layer 1 (DESIGN.md "Cluster"): from now on every
+  /// activation (user, identity, tenant, subdomain, webhook event) checks,
+  /// in its own transaction and before it bumps anything, that `holder`
+  /// holds the entity's shard lease unexpired by the database clock; if
+  /// not it throws store_error(fenced) and changes nothing.
+  void fence_activations(lease_holder holder);
+
 private:
   struct session;  // the pqxx connection; defined in the .cpp to keep pqxx out of headers
 
@@ -81,6 +89,8 @@ private:
   std::string url_;
   int statement_timeout_ms_;
   std::unique_ptr<session> session_;
+  /// Set in cluster mode (fence_activations); empty node id: no fence.
+  lease_holder fence_;
 };
 
 } // namespace tally

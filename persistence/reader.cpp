@@ -33,8 +33,9 @@ void report_failure(reader_state& st, const char* what, const store_error& e) {
                                                       {"error", std::string_view(e.what())}});
 }
 
-/// How a store call ended, after its retry.
-enum class read_outcome : uint8_t { ok, transient, permanent };
+/// How a store call ended, after its retry. `fenced`: cluster mode, this
+/// node does not hold the lease of the activated entity's shard.
+enum class read_outcome : uint8_t { ok, transient, permanent, fenced };
 
 /// Runs one store call; the store's view of reachability follows the outcome.
 ///
@@ -51,6 +52,7 @@ read_outcome attempt(reader_pointer self, const char* what, F&& call) {
       st.health->reachable.store(true);
       return read_outcome::ok;
     } catch (const store_error& e) {
+      if (e.fault() == store_fault::fenced) return read_outcome::fenced;
       if (e.fault() == store_fault::transient && attempt < reader_attempts_max) continue;
       report_failure(st, what, e);
       return e.fault() == store_fault::transient ? read_outcome::transient : read_outcome::permanent;
@@ -65,7 +67,9 @@ read_outcome attempt(reader_pointer self, const char* what, F&& call) {
 /// attempt(), as the error to answer with, or none.
 template <class F>
 caf::error guarded(reader_pointer self, const char* what, F&& call) {
-  if (attempt(self, what, std::forward<F>(call)) == read_outcome::ok) return caf::none;
+  auto outcome = attempt(self, what, std::forward<F>(call));
+  if (outcome == read_outcome::ok) return caf::none;
+  if (outcome == read_outcome::fenced) return caf::make_error(error_code::shard_unavailable);
   return caf::make_error(error_code::store_unavailable);
 }
 
@@ -128,6 +132,12 @@ void serve(reader_pointer self, std::deque<Queued>& queue, size_t batch_max, con
     auto outcome = attempt(self, what, [&](store& db) { found = batch_call(db, part); });
     if (outcome == read_outcome::ok && found.size() == part.size()) {
       for (size_t i = 0; i < part.size(); ++i) answer(part[i], found[i]);
+      return part_outcome::done;
+    }
+    // Cluster mode: the one requester whose shard this node does not hold
+    // (a bigger part is split like any refused batch until it is alone).
+    if (outcome == read_outcome::fenced && part.size() == 1) {
+      part.front().promise.deliver(caf::make_error(error_code::shard_unavailable));
       return part_outcome::done;
     }
     return outcome == read_outcome::transient ? part_outcome::store_trouble : part_outcome::refused;

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "caf/detail/scope_guard.hpp"
 #include "caf/error.hpp"
@@ -240,6 +241,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   // Payment webhooks (webhook event / user -> reader).
   CAF_ADD_ATOM(tally, tally, find_webhook_atom, "t_findwh")
   CAF_ADD_ATOM(tally, tally, find_payment_atom, "t_findpay")
+  // Cluster membership and shard leases (lease keeper <-> registry).
+  CAF_ADD_ATOM(tally, tally, shard_lost_atom, "t_shlost")
+  CAF_ADD_ATOM(tally, tally, shard_drain_atom, "t_shdrain")
+  CAF_ADD_ATOM(tally, tally, shard_drain_check_atom, "t_shdrchk")
+  CAF_ADD_ATOM(tally, tally, lease_tick_atom, "t_ltick")
+  CAF_ADD_ATOM(tally, tally, routing_tick_atom, "t_rtick")
+  CAF_ADD_ATOM(tally, tally, lease_leave_atom, "t_lleave")
 CAF_END_TYPE_ID_BLOCK(tally)
 
 // Domain errors travel between actors as caf::error values of category
@@ -441,7 +449,14 @@ using registry_actor = caf::typed_actor<
   // Tell every entity to quit, then quit.
   caf::replies_to<stop_atom>::with<bool>,
   // (self) Periodic: query entities that got no command for passivate_after.
-  caf::reacts_to<passivate_sweep_atom>>;
+  caf::reacts_to<passivate_sweep_atom>,
+  // Cluster: these shards are no longer served here; passivate their entities now.
+  caf::replies_to<shard_lost_atom, std::vector<int32_t>>::with<bool>,
+  // Cluster hand-off: true once every entity of these shards committed what
+  // it was sent and was passivated (false: some were forced at the deadline).
+  caf::replies_to<shard_drain_atom, std::vector<int32_t>>::with<bool>,
+  // (self) Periodic while a shard drain is open: ask its entities again.
+  caf::reacts_to<shard_drain_check_atom>>;
 
 /// The front door of anonymous auth commands (actors/login_gate.hpp): per-IP
 /// limits and unknown identities refused before the registry sees them.
