@@ -8,6 +8,8 @@
 
 #include "caf/all.hpp"
 
+#include "actors/command_routing.hpp"
+
 namespace tally {
 
 namespace {
@@ -75,6 +77,29 @@ template <size_t... Kinds>
 void route(registry_pointer self, const uuid& key, entity_command& command, completion& done,
            std::index_sequence<Kinds...>) {
   ((command.index() == Kinds ? forward<Kinds>(self, key, command, done) : void()), ...);
+}
+
+/// Every command's entry: refused while stopping, then served here, sent
+/// to the node that serves its shard, or refused (actors/command_routing.hpp).
+/// `arrived`: it came from another node and has had its one hop.
+void accept(registry_pointer self, const uuid& key, entity_command& command, completion& done,
+            bool arrived) {
+  const auto& st = self->state;
+  if (st.refusing) {
+    fail(done, shutting_down());
+    return;
+  }
+  switch (path_for(st.context->shards, st.context->remote, key, arrived)) {
+    case command_path::serve:
+      route(self, key, command, done, std::make_index_sequence<entity_kind_count>{});
+      return;
+    case command_path::forward:
+      // Non-blocking: the forwarder posts to its own Asio thread.
+      st.context->remote->forward(envelope{key, std::move(command)}, std::move(done));
+      return;
+    case command_path::unavailable: fail(done, shard_unavailable_failure()); return;
+    case command_path::misdirected: fail(done, not_shard_owner_failure()); return;
+  }
 }
 
 template <class Handle>
@@ -164,11 +189,10 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
                      passivate_sweep_atom_v);
   return {
     [self](const uuid& key, entity_command& command, completion& done) {
-      if (self->state.refusing) {
-        fail(done, shutting_down());
-        return;
-      }
-      route(self, key, command, done, std::make_index_sequence<entity_kind_count>{});
+      accept(self, key, command, done, /*arrived=*/false);
+    },
+    [self](local_only_atom, const uuid& key, entity_command& command, completion& done) {
+      accept(self, key, command, done, /*arrived=*/true);
     },
     // -- lifecycle -------------------------------------------------------------------
     [self](idle_atom, const uuid& id, uint64_t activation, uint64_t handled) {

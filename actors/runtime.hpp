@@ -19,8 +19,11 @@
 
 namespace tally {
 
+class arriving_commands;
 class gateway;
 class metrics;
+class remote_commands;
+class shard_directory;
 class store;
 
 /// When a mutation is acknowledged.
@@ -60,6 +63,11 @@ struct runtime_config {
   tenant_config tenants;
   /// Payment webhooks: dedupe retention and its sweep, waiting deliveries.
   webhook_config webhook;
+  /// Cluster mode (protocols/cluster.hpp): which shards this node serves,
+  /// and the door to the nodes that serve the others. Both null on a single
+  /// node; when set they outlive the runtime.
+  shard_directory* shards = nullptr;
+  remote_commands* remote = nullptr;
 };
 
 /// Opens one store connection; called on the writer's and readers' threads.
@@ -79,6 +87,10 @@ public:
 
   /// Lives as long as the runtime.
   gateway& gate();
+
+  /// Where commands from other nodes enter (the internal listener's door):
+  /// served here or refused with not_shard_owner. Lives as long as the runtime.
+  arriving_commands& arrivals();
 
   /// Start-up, before serving: every user with a generation left active in
   /// the store is activated, which fails those as interrupted and releases

@@ -7,6 +7,8 @@
 //              it was sent, the writer commits it, entities, registry,
 //              readers and writer quit (each store connection closes with
 //              its actor)
+//           (cluster: the internal listener drains and closes, forwards in
+//            flight complete, before the actors stop)
 //           -> stop HTTP -> exit 0
 //   HTTP stops last: a completion an actor delivers during its shutdown is
 //   posted to an HTTP thread, which must still be there to run it.
@@ -17,6 +19,7 @@
 #include "caf/actor_system_config.hpp"
 
 #include "actors/runtime.hpp"
+#include "app/cluster_routing.hpp"
 #include "app/commands.hpp"
 #include "app/settings.hpp"
 #include "http/provider_client.hpp"
@@ -110,14 +113,18 @@ int serve(settings s) {
   auto db_url = s.db_url;
   // The provider outlives the actors that submit to it (destroyed after them).
   s.runtime.provider = make_generation_provider(s.provider);
+  // Cluster mode only: the forwarder becomes the runtime's remote door.
+  auto routing = make_cluster_routing(s, process_metrics);
   runtime actors{system, s.runtime, [db_url] { return open_store(db_url); }, process_metrics};
   // Generations a crash left active are failed and released before anyone is served.
   actors.recover_generations(std::chrono::milliseconds(s.shutdown_flush_ms));
   http_server server{s.http, actors.gate(), process_metrics};
   try {
+    if (routing) routing->listen(actors.arrivals());
     server.start();
   } catch (const std::exception& e) {
     log_event(log_level::error, "cannot listen", {{"error", e.what()}});
+    if (routing) routing->stop(std::chrono::milliseconds(0));
     actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
     s.runtime.provider->stop();
     s.runtime.provider.reset();
@@ -135,6 +142,7 @@ int serve(settings s) {
 
   server.stop_accepting();
   bool drained = server.drain(std::chrono::milliseconds(s.shutdown_drain_ms));
+  if (routing) routing->stop(std::chrono::milliseconds(s.shutdown_drain_ms));
   bool flushed = actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
   server.stop();
   // No provider answer may reach an actor handle once the actor system goes:

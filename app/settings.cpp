@@ -8,6 +8,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "app/forwarding_settings.hpp"
 #include "app/generation_settings.hpp"
 
 namespace tally {
@@ -216,6 +217,8 @@ settings_result load_settings(int argc, char** argv) {
 
   generation_options generations;
   add_generation_options(options, generations, s);
+  forwarding_options forwarding;
+  add_forwarding_options(options, forwarding, s);
 
   // Only on the command line: the sub-command and its arguments.
   po::options_description command_options("Command arguments");
@@ -348,6 +351,10 @@ settings_result load_settings(int argc, char** argv) {
   s.http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
   s.http.request_deadline = std::chrono::milliseconds(request_deadline_ms);
   s.runtime.passivate_after = std::chrono::milliseconds(passivate_after_ms);
+  if (auto error = apply_forwarding_options(forwarding, s); !error.empty()) {
+    result.error = std::move(error);
+    return result;
+  }
   s.http.cors_origins = split_origins(cors);
   if (auto error = resolve_web_page(web_app, web_dir, s.http); !error.empty()) {
     result.error = error;

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "actors/runtime.hpp"
+#include "http/cluster_http_config.hpp"
 #include "http/http_config.hpp"
+#include "protocols/cluster_config.hpp"
 
 namespace tally {
 
@@ -35,6 +37,12 @@ struct settings {
   std::string webhook_secret;
   /// The generation provider and its breaker (app/generation_settings.cpp).
   provider_config provider;
+  /// Cluster mode and this node's place in it (app/cluster_settings.cpp).
+  cluster_config cluster;
+  /// Cluster routing: the forwarder and the internal listener's limits
+  /// (app/forwarding_settings.cpp).
+  forwarding_config forwarding;
+  internal_listener_config internal_listener;
 
   // create-user / mint-token arguments.
   std::string user_id;

@@ -240,6 +240,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   // Payment webhooks (webhook event / user -> reader).
   CAF_ADD_ATOM(tally, tally, find_webhook_atom, "t_findwh")
   CAF_ADD_ATOM(tally, tally, find_payment_atom, "t_findpay")
+  // Cluster routing: a command that arrived from another node (served here
+  // or refused, never forwarded again).
+  CAF_ADD_ATOM(tally, tally, local_only_atom, "t_local")
 CAF_END_TYPE_ID_BLOCK(tally)
 
 // Domain errors travel between actors as caf::error values of category
@@ -441,7 +444,9 @@ using registry_actor = caf::typed_actor<
   // Tell every entity to quit, then quit.
   caf::replies_to<stop_atom>::with<bool>,
   // (self) Periodic: query entities that got no command for passivate_after.
-  caf::reacts_to<passivate_sweep_atom>>;
+  caf::reacts_to<passivate_sweep_atom>,
+  // A command from another node: served here or not_shard_owner, never forwarded.
+  caf::reacts_to<local_only_atom, uuid, entity_command, completion>>;
 
 /// The front door of anonymous auth commands (actors/login_gate.hpp): per-IP
 /// limits and unknown identities refused before the registry sees them.
