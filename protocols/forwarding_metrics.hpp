@@ -37,6 +37,8 @@ public:
   explicit forwarding_metrics(metrics& process_metrics);
 
   void count(forward_result result) { by_result_[static_cast<int>(result)]->Increment(); }
+  /// tally_cluster_forwards_total{result} so far.
+  double counted(forward_result result) const { return by_result_[static_cast<int>(result)]->Value(); }
 
   /// tally_cluster_misdirected_total
   prometheus::Counter& misdirected;
