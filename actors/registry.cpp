@@ -8,6 +8,8 @@
 
 #include "caf/all.hpp"
 
+#include "actors/command_routing.hpp"
+
 namespace tally {
 
 namespace {
@@ -75,6 +77,29 @@ template <size_t... Kinds>
 void route(registry_pointer self, const uuid& key, entity_command& command, completion& done,
            std::index_sequence<Kinds...>) {
   ((command.index() == Kinds ? forward<Kinds>(self, key, command, done) : void()), ...);
+}
+
+/// Every command's entry: refused while stopping, then served here, sent
+/// to the node that serves its shard, or refused (actors/command_routing.hpp).
+/// `arrived`: it came from another node and has had its one hop.
+void accept(registry_pointer self, const uuid& key, entity_command& command, completion& done,
+            bool arrived) {
+  const auto& st = self->state;
+  if (st.refusing) {
+    fail(done, shutting_down());
+    return;
+  }
+  switch (path_for(st.context->shards, st.context->remote, key, arrived)) {
+    case command_path::serve:
+      route(self, key, command, done, std::make_index_sequence<entity_kind_count>{});
+      return;
+    case command_path::forward:
+      // Non-blocking: the forwarder posts to its own Asio thread.
+      st.context->remote->forward(envelope{key, std::move(command)}, std::move(done));
+      return;
+    case command_path::unavailable: fail(done, shard_unavailable_failure()); return;
+    case command_path::misdirected: fail(done, not_shard_owner_failure()); return;
+  }
 }
 
 template <class Handle>
@@ -150,16 +175,6 @@ bool in_shards(const std::vector<int32_t>& shards, const uuid& id) {
   return std::find(shards.begin(), shards.end(), shard_of(id)) != shards.end();
 }
 
-/// A command for a shard this node does not serve (cluster mode without a
-/// forwarder): refused with shard_unavailable, like any caller that cannot
-/// reach the owner. With a forwarder (context->remote) `route` decides.
-bool refuse_unserved_shard(registry_state& st, const uuid& key, completion& done) {
-  const auto* shards = st.context->shards;
-  if (shards == nullptr || st.context->remote != nullptr || shards->serves(shard_of(key))) return false;
-  fail(done, failure{error_code::shard_unavailable, "this shard is not served here now; retry", 1});
-  return true;
-}
-
 /// Entities of `shards`, across every table, as (id, activation).
 std::vector<std::pair<uuid, uint64_t>> shard_entities(registry_state& st, const std::vector<int32_t>& shards) {
   std::vector<std::pair<uuid, uint64_t>> found;
@@ -231,12 +246,10 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
                      passivate_sweep_atom_v);
   return {
     [self](const uuid& key, entity_command& command, completion& done) {
-      if (self->state.refusing) {
-        fail(done, shutting_down());
-        return;
-      }
-      if (refuse_unserved_shard(self->state, key, done)) return;
-      route(self, key, command, done, std::make_index_sequence<entity_kind_count>{});
+      accept(self, key, command, done, /*arrived=*/false);
+    },
+    [self](local_only_atom, const uuid& key, entity_command& command, completion& done) {
+      accept(self, key, command, done, /*arrived=*/true);
     },
     // -- lifecycle -------------------------------------------------------------------
     [self](idle_atom, const uuid& id, uint64_t activation, uint64_t handled) {

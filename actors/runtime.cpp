@@ -16,6 +16,7 @@
 #include "actors/ip_limiter.hpp"
 #include "actors/login_gate.hpp"
 #include "actors/registry.hpp"
+#include "actors/registry_arrivals.hpp"
 #include "actors/user.hpp"
 #include "persistence/reader.hpp"
 #include "persistence/writer.hpp"
@@ -87,6 +88,7 @@ struct runtime::impl {
   registry_actor registry;
   login_gate_actor login_gate;
   std::unique_ptr<caf_gateway> gate;
+  std::unique_ptr<registry_arrivals> arrivals;
   store_factory make_store;
   generation_metrics generation_stats{process_metrics};
   std::unique_ptr<provider_guard> provider;
@@ -127,6 +129,8 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   self.limiters = spawn_anonymous_limiters(system, config.auth);
   self.context.generations = config.generations;
   self.context.generation_stats = &self.generation_stats;
+  self.context.shards = config.shards;
+  self.context.remote = config.remote;
   if (config.provider) {
     self.provider = std::make_unique<provider_guard>(config.provider, config.provider_settings,
                                                      &self.generation_stats);
@@ -142,6 +146,7 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
                                  &self.context);
   self.gate = std::make_unique<caf_gateway>(self.registry, self.health, &process_metrics);
   self.gate->set_login_gate(self.login_gate);
+  self.arrivals = std::make_unique<registry_arrivals>(self.registry);
   self.sweeper = spawn_generation_sweeper(system, make_store, self.registry, config.generation_sweep_interval);
 }
 
@@ -155,6 +160,10 @@ gateway& runtime::gate() {
 
 const registry_actor& runtime::registry() const {
   return impl_->registry;
+}
+
+arriving_commands& runtime::arrivals() {
+  return *impl_->arrivals;
 }
 
 bool runtime::recover_generations(std::chrono::milliseconds max) {

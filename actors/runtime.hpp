@@ -20,8 +20,11 @@
 
 namespace tally {
 
+class arriving_commands;
 class gateway;
 class metrics;
+class shard_directory;
+class remote_commands;
 class shard_directory;
 class store;
 
@@ -65,6 +68,11 @@ struct runtime_config {
   /// Cluster mode: the lease keeper's view (entity_context::shards); null
   /// on a single node. Outlives the runtime.
   shard_directory* shards = nullptr;
+  /// Cluster mode (protocols/cluster.hpp): which shards this node serves,
+  /// and the door to the nodes that serve the others. Both null on a single
+  /// node; when set they outlive the runtime.
+  shard_directory* shards = nullptr;
+  remote_commands* remote = nullptr;
 };
 
 /// Opens one store connection; called on the writer's and readers' threads.
@@ -88,6 +96,10 @@ public:
   /// The registry (cluster mode: the lease keeper tells it which shards to
   /// drain or drop).
   const registry_actor& registry() const;
+
+  /// Where commands from other nodes enter (the internal listener's door):
+  /// served here or refused with not_shard_owner. Lives as long as the runtime.
+  arriving_commands& arrivals();
 
   /// Start-up, before serving: every user with a generation left active in
   /// the store is activated, which fails those as interrupted and releases

@@ -7,6 +7,8 @@
 //              it was sent, the writer commits it, entities, registry,
 //              readers and writer quit (each store connection closes with
 //              its actor)
+//           (cluster: the internal listener drains and closes, forwards in
+//            flight complete, before the actors stop)
 //           -> stop HTTP -> exit 0
 //   HTTP stops last: a completion an actor delivers during its shutdown is
 //   posted to an HTTP thread, which must still be there to run it.
@@ -18,6 +20,7 @@
 
 #include "actors/runtime.hpp"
 #include "app/cluster_node.hpp"
+#include "app/cluster_routing.hpp"
 #include "app/commands.hpp"
 #include "app/settings.hpp"
 #include "http/provider_client.hpp"
@@ -140,23 +143,26 @@ int serve(settings s) {
   auto db_url = s.db_url;
   // The provider outlives the actors that submit to it (destroyed after them).
   s.runtime.provider = make_generation_provider(s.provider);
+  // Cluster mode only: the forwarder becomes the runtime's remote door.
+  auto routing = make_cluster_routing(s, process_metrics);
   store_factory stores = [db_url] { return open_store(db_url); };
   if (node) stores = node->fenced_stores();
   runtime actors{system, s.runtime, stores, process_metrics};
-  if (node) {
-    node->start(system, actors.registry());
-  } else {
-    // Generations a crash left active are failed and released before anyone
-    // is served. (A cluster node fails them as each user activates on its
-    // new owner: activation interrupts what it loads as active.)
-    actors.recover_generations(std::chrono::milliseconds(s.shutdown_flush_ms));
-  }
+  // Generations a crash left active are failed and released before anyone
+  // is served. (A cluster node fails them as each user activates on its new
+  // owner: activation interrupts what it loads as active.)
+  if (!node) actors.recover_generations(std::chrono::milliseconds(s.shutdown_flush_ms));
   http_server server{s.http, actors.gate(), process_metrics};
   try {
+    if (routing) routing->listen(actors.arrivals());
+    // Leases only once the other nodes can reach this one with the commands
+    // of the shards it takes.
+    if (node) node->start(system, actors.registry());
     server.start();
   } catch (const std::exception& e) {
     log_event(log_level::error, "cannot listen", {{"error", e.what()}});
     if (node) node->stop_serving();
+    if (routing) routing->stop(std::chrono::milliseconds(0));
     actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
     if (node) node->leave(system, cluster_leave_max);
     s.runtime.provider->stop();
@@ -178,6 +184,7 @@ int serve(settings s) {
   // Cluster: serve no shard from now on; once everything committed, hand
   // every lease back at once so the other nodes claim them on their next tick.
   if (node) node->stop_serving();
+  if (routing) routing->stop(std::chrono::milliseconds(s.shutdown_drain_ms));
   bool flushed = actors.shutdown(std::chrono::milliseconds(s.shutdown_flush_ms));
   if (node) node->leave(system, cluster_leave_max);
   server.stop();

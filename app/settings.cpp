@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 
 #include "app/cluster_settings.hpp"
+#include "app/forwarding_settings.hpp"
 #include "app/generation_settings.hpp"
 
 namespace tally {
@@ -219,6 +220,8 @@ settings_result load_settings(int argc, char** argv) {
   add_generation_options(options, generations, s);
   cluster_options cluster;
   add_cluster_options(options, cluster, s);
+  forwarding_options forwarding;
+  add_forwarding_options(options, forwarding, s);
 
   // Only on the command line: the sub-command and its arguments.
   po::options_description command_options("Command arguments");
@@ -355,6 +358,10 @@ settings_result load_settings(int argc, char** argv) {
   s.http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
   s.http.request_deadline = std::chrono::milliseconds(request_deadline_ms);
   s.runtime.passivate_after = std::chrono::milliseconds(passivate_after_ms);
+  if (auto error = apply_forwarding_options(forwarding, s); !error.empty()) {
+    result.error = std::move(error);
+    return result;
+  }
   s.http.cors_origins = split_origins(cors);
   if (auto error = resolve_web_page(web_app, web_dir, s.http); !error.empty()) {
     result.error = error;

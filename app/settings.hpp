@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "actors/runtime.hpp"
+#include "http/cluster_http_config.hpp"
 #include "http/http_config.hpp"
 #include "protocols/cluster_config.hpp"
 
@@ -38,6 +39,12 @@ struct settings {
   provider_config provider;
   /// Cluster mode and this node's place in it (app/cluster_settings.cpp).
   cluster_config cluster;
+  /// Cluster mode and this node's place in it (app/cluster_settings.cpp).
+  cluster_config cluster;
+  /// Cluster routing: the forwarder and the internal listener's limits
+  /// (app/forwarding_settings.cpp).
+  forwarding_config forwarding;
+  internal_listener_config internal_listener;
 
   // create-user / mint-token arguments.
   std::string user_id;

@@ -34,8 +34,17 @@ using response_sink = std::function<void(http_response)>;
 
 class request_handler;
 
+/// A request being answered, as its session sees it (http/http_handler.hpp).
+class in_flight_request {
+public:
+  virtual ~in_flight_request() = default;
+  /// The request deadline passed without an answer: answer 503 now (a later
+  /// answer is dropped).
+  virtual void expire() = 0;
+};
+
 /// One request in flight (see the file comment).
-struct request_context {
+struct request_context final : in_flight_request {
   /// `owner` is kept alive until the context is gone: a late gateway reply
   /// may finish the request after the server itself has stopped.
   request_context(std::shared_ptr<request_handler> owner, http_request message, response_sink sink);
@@ -89,7 +98,7 @@ struct request_context {
   void answer_failure(const failure& why);
 
   /// The request deadline passed without an answer: 503 STORE_UNAVAILABLE.
-  void expire();
+  void expire() override;
 
   bool answered() const { return answered_.load(std::memory_order_acquire); }
 

@@ -16,6 +16,7 @@
 
 #include "http/bearer.hpp"
 #include "http/cors.hpp"
+#include "http/http_handler.hpp"
 #include "http/http_config.hpp"
 #include "http/jwt_verifier.hpp"
 #include "http/request_context.hpp"
@@ -28,7 +29,7 @@
 namespace tally {
 
 /// Create with std::make_shared: contexts keep their handler alive.
-class request_handler : public std::enable_shared_from_this<request_handler> {
+class request_handler : public http_handler, public std::enable_shared_from_this<request_handler> {
 public:
   request_handler(const http_config& config, gateway& gate, metrics& registry);
 
@@ -44,7 +45,13 @@ public:
   /// implement). `partial` holds the headers when they were read; `detail`
   /// empty = the title.
   http_response reject_unreadable(problem_code code, const http_request* partial,
-                                  std::string_view detail = {});
+                                  std::string_view detail = {}) override;
+
+  /// http_handler: handle() for a session.
+  std::shared_ptr<in_flight_request> serve(http_request request, response_sink sink,
+                                           std::string_view peer_ip) override {
+    return handle(std::move(request), std::move(sink), peer_ip);
+  }
 
   /// Adds the common headers, counts, logs. Called once per response by
   /// request_context::answer.

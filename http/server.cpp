@@ -35,8 +35,7 @@ constexpr size_t refusals_max = 256;
 } // namespace
 
 struct http_server::impl {
-  impl(const http_config& config, gateway& gate, metrics& registry)
-    : state(config, std::make_shared<request_handler>(config, gate, registry)) {}
+  impl(const http_config& config, std::shared_ptr<http_handler> logic) : state(config, std::move(logic)) {}
 
   void accept() {
     acceptor->async_accept(net::make_strand(*io), [this](boost::system::error_code ec,
@@ -87,7 +86,10 @@ struct http_server::impl {
 };
 
 http_server::http_server(const http_config& config, gateway& gate, metrics& registry)
-  : impl_(std::make_unique<impl>(config, gate, registry)) {}
+  : impl_(std::make_unique<impl>(config, std::make_shared<request_handler>(config, gate, registry))) {}
+
+http_server::http_server(const http_config& config, std::shared_ptr<http_handler> logic)
+  : impl_(std::make_unique<impl>(config, std::move(logic))) {}
 
 http_server::~http_server() {
   stop();

@@ -12,6 +12,7 @@
 namespace tally {
 
 class gateway;
+class http_handler;
 class metrics;
 
 /// The listening server: acceptor, sessions and the Asio threads.
@@ -19,6 +20,8 @@ class http_server {
 public:
   /// `gate` and `registry` must outlive the server.
   http_server(const http_config& config, gateway& gate, metrics& registry);
+  /// A listener with other request logic (the cluster's internal port).
+  http_server(const http_config& config, std::shared_ptr<http_handler> logic);
   ~http_server();
 
   http_server(const http_server&) = delete;

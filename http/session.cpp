@@ -197,7 +197,7 @@ void session::dispatch_request() {
                 self->on_response(std::move(response), generation);
               });
   };
-  in_flight_ = state_.handler->handle(std::move(request), std::move(sink), peer_ip_);
+  in_flight_ = state_.handler->serve(std::move(request), std::move(sink), peer_ip_);
   // The deadline lives here, not in CAF (DESIGN.md: CAF 0.17 keeps every
   // request time-out in its clock until it fires). The wait also keeps this
   // session alive while the reply is outstanding, so it is armed even when

@@ -34,6 +34,7 @@
 
 #include "http/byte_budget.hpp"
 #include "http/connection_table.hpp"
+#include "http/http_handler.hpp"
 #include "http/http_config.hpp"
 #include "http/request_context.hpp"
 #include "http/request_handler.hpp"
@@ -50,14 +51,14 @@ struct reply_gate {
 
 /// What all sessions of one server share.
 struct server_state {
-  server_state(const http_config& settings, std::shared_ptr<request_handler> logic)
+  server_state(const http_config& settings, std::shared_ptr<http_handler> logic)
     : config(settings),
       handler(std::move(logic)),
       table({settings.connections_max, settings.connections_per_ip_max}),
       budget(settings.buffered_bytes_max) {}
 
   const http_config config;
-  std::shared_ptr<request_handler> handler;
+  std::shared_ptr<http_handler> handler;
   std::shared_ptr<reply_gate> gate = std::make_shared<reply_gate>();
 
   /// Set by stop_accepting(): answers carry Connection: close from now on.
@@ -123,7 +124,7 @@ private:
   request_reader reader_;
   budget_lease lease_;
   boost::asio::steady_timer deadline_;
-  std::shared_ptr<request_context> in_flight_;
+  std::shared_ptr<in_flight_request> in_flight_;
   /// The peer's address (canonical_ip), read once when the connection is
   /// accepted; empty if the socket could not tell.
   std::string peer_ip_;

@@ -248,6 +248,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(tally, caf::first_custom_type_id)
   CAF_ADD_ATOM(tally, tally, lease_tick_atom, "t_ltick")
   CAF_ADD_ATOM(tally, tally, routing_tick_atom, "t_rtick")
   CAF_ADD_ATOM(tally, tally, lease_leave_atom, "t_lleave")
+  // Cluster routing: a command that arrived from another node (served here
+  // or refused, never forwarded again).
+  CAF_ADD_ATOM(tally, tally, local_only_atom, "t_local")
 CAF_END_TYPE_ID_BLOCK(tally)
 
 // Domain errors travel between actors as caf::error values of category
@@ -456,7 +459,9 @@ using registry_actor = caf::typed_actor<
   // it was sent and was passivated (false: some were forced at the deadline).
   caf::replies_to<shard_drain_atom, std::vector<int32_t>>::with<bool>,
   // (self) Periodic while a shard drain is open: ask its entities again.
-  caf::reacts_to<shard_drain_check_atom>>;
+  caf::reacts_to<shard_drain_check_atom,
+  // A command from another node: served here or not_shard_owner, never forwarded.
+  caf::reacts_to<local_only_atom, uuid, entity_command, completion>>;
 
 /// The front door of anonymous auth commands (actors/login_gate.hpp): per-IP
 /// limits and unknown identities refused before the registry sees them.

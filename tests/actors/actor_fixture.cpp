@@ -36,6 +36,7 @@ registry_actor::behavior_type fake_registry(registry_actor::pointer, std::shared
     [](drain_atom) -> caf::result<bool> { return true; },
     [](stop_atom) -> caf::result<bool> { return true; },
     [](passivate_sweep_atom) {},
+    [](local_only_atom, const uuid&, entity_command&, completion&) {},
   };
 }
 

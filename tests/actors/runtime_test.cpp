@@ -17,36 +17,15 @@
 #include "protocols/gateway.hpp"
 #include "protocols/secrets.hpp"
 #include "protocols/metrics.hpp"
+#include "tests/actors/threaded_waiter.hpp"
 #include "tests/sim/simulated_store.hpp"
 
 using namespace tally;
 
 namespace {
 
-/// Generous: only a broken runtime waits this long.
-constexpr auto reply_wait_max = std::chrono::seconds(10);
-
-struct system_config : caf::actor_system_config {
-  system_config() {
-    register_caf_types(*this);
-    set("scheduler.max-threads", 2);
-    set("logger.console", caf::atom("none"));
-  }
-};
-
-template <class T>
-struct waiter {
-  std::shared_ptr<std::promise<outcome<T>>> promise = std::make_shared<std::promise<outcome<T>>>();
-  std::future<outcome<T>> future = promise->get_future();
-  reply<T> make() {
-    auto p = promise;
-    return reply<T>{[p](outcome<T> value) { p->set_value(std::move(value)); }};
-  }
-  outcome<T> get() {
-    REQUIRE(future.wait_for(reply_wait_max) == std::future_status::ready);
-    return future.get();
-  }
-};
+using test::waiter;
+using system_config = test::threaded_system_config;
 
 charge_command charge_of(int64_t amount, std::string key) {
   return charge_command{amount, "runtime test", {std::move(key), "digest"}};
