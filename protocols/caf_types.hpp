@@ -459,7 +459,7 @@ using registry_actor = caf::typed_actor<
   // it was sent and was passivated (false: some were forced at the deadline).
   caf::replies_to<shard_drain_atom, std::vector<int32_t>>::with<bool>,
   // (self) Periodic while a shard drain is open: ask its entities again.
-  caf::reacts_to<shard_drain_check_atom,
+  caf::reacts_to<shard_drain_check_atom>,
   // A command from another node: served here or not_shard_owner, never forwarded.
   caf::reacts_to<local_only_atom, uuid, entity_command, completion>>;
 
