@@ -125,7 +125,6 @@ runtime::runtime(caf::actor_system& system, runtime_config config, store_factory
   self.context.webhook = config.webhook;
   self.context.clock = now_us;
   self.context.login_failure_audits = &self.login_failure_audits;
-  self.context.shards = config.shards;
   self.limiters = spawn_anonymous_limiters(system, config.auth);
   self.context.generations = config.generations;
   self.context.generation_stats = &self.generation_stats;

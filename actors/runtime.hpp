@@ -65,9 +65,6 @@ struct runtime_config {
   tenant_config tenants;
   /// Payment webhooks: dedupe retention and its sweep, waiting deliveries.
   webhook_config webhook;
-  /// Cluster mode: the lease keeper's view (entity_context::shards); null
-  /// on a single node. Outlives the runtime.
-  shard_directory* shards = nullptr;
   /// Cluster mode (protocols/cluster.hpp): which shards this node serves,
   /// and the door to the nodes that serve the others. Both null on a single
   /// node; when set they outlive the runtime.
