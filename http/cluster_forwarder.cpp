@@ -230,9 +230,13 @@ struct cluster_forwarder::impl {
   }
 
   void unreachable(const call_ptr& job, beast::error_code ec) {
-    log_event(log_level::warn, "forwarding failed",
-              {{"peer", std::string_view(job->at ? job->at->host + ":" + job->at->port : std::string())},
-               {"detail", std::string_view(ec.message())}});
+    // The first failure and every 1024th after it: a dead peer under load
+    // must not become a flood of log lines.
+    if (unreachable_count++ % 1024 == 0)
+      log_event(log_level::warn, "forwarding failed: owner unreachable",
+                {{"peer", std::string_view(job->at ? job->at->host + ":" + job->at->port : std::string())},
+                 {"detail", std::string_view(ec.message())},
+                 {"failures_so_far", static_cast<int64_t>(unreachable_count)}});
     finish(job, forward_result::unavailable, unavailable("The key's owner is unreachable; retry shortly"));
   }
 
@@ -286,6 +290,7 @@ struct cluster_forwarder::impl {
 
   // Touched only on the forwarder's thread.
   bool stopping = false;
+  uint64_t unreachable_count = 0;
   std::vector<call_ptr> live;  // small: bounded by peers x (slots + queue)
   std::unordered_map<std::string, peer> peers;
 
