@@ -6,10 +6,6 @@
 // view to make that view stale. Everything crosses real HTTP + msgpack.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -39,11 +35,14 @@
 #include "protocols/gateway.hpp"
 #include "protocols/log.hpp"
 #include "protocols/metrics.hpp"
+#include "tests/http/loopback_sockets.hpp"
 #include "protocols/secrets.hpp"
 #include "tests/actors/threaded_waiter.hpp"
 
 using namespace tally;
 using namespace std::chrono_literals;
+using test::dead_port;
+using test::frozen_listener;
 
 namespace {
 
@@ -110,36 +109,7 @@ private:
   std::function<void()> on_refresh_;
 };
 
-/// A loopback port that refuses connections (bound, then closed).
-uint16_t dead_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in at{};
-  at.sin_family = AF_INET;
-  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
-  socklen_t size = sizeof at;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&at), &size);
-  ::close(fd);
-  return ntohs(at.sin_port);
-}
 
-/// A loopback listener that never accepts: connections complete in the
-/// kernel's backlog and then nothing ever answers (a frozen owner).
-struct frozen_listener {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  uint16_t port = 0;
-  frozen_listener() {
-    sockaddr_in at{};
-    at.sin_family = AF_INET;
-    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
-    ::listen(fd, 16);
-    socklen_t size = sizeof at;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&at), &size);
-    port = ntohs(at.sin_port);
-  }
-  ~frozen_listener() { ::close(fd); }
-};
 
 struct node {
   node(int index, caf::actor_system& system, const std::string& db_url)

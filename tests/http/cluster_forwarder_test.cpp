@@ -3,10 +3,6 @@
 // tests/cluster/two_nodes_test.cpp, covers the round trips).
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <atomic>
@@ -20,9 +16,11 @@
 #include "protocols/forwarding_metrics.hpp"
 #include "protocols/log.hpp"
 #include "protocols/metrics.hpp"
+#include "tests/http/loopback_sockets.hpp"
 
 using namespace tally;
 using namespace std::chrono_literals;
+using test::frozen_listener;
 
 namespace {
 
@@ -34,22 +32,6 @@ struct one_owner : shard_directory {
   void refresh_soon() override {}
 };
 
-/// A loopback listener that never accepts nor answers.
-struct frozen_listener {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  uint16_t port = 0;
-  frozen_listener() {
-    sockaddr_in at{};
-    at.sin_family = AF_INET;
-    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
-    ::listen(fd, 64);
-    socklen_t size = sizeof at;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&at), &size);
-    port = ntohs(at.sin_port);
-  }
-  ~frozen_listener() { ::close(fd); }
-};
 
 struct answer_counter {
   std::shared_ptr<std::promise<failure>> first = std::make_shared<std::promise<failure>>();
