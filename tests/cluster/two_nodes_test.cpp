@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <map>
@@ -400,4 +401,22 @@ TEST_CASE_METHOD(two_nodes, "concurrent charges through both nodes with idempote
   REQUIRE(now.ok());
   CHECK(now.value().available == 100 - charged);
   CHECK(balance_of(who, 1).value() == now.value());
+}
+
+TEST_CASE_METHOD(two_nodes, "a login gate does not remember an identity as unknown when its request passed another node") {
+  const std::string phone = "+1555" + std::to_string(1000000 + std::rand() % 8000000);
+  // A verify before any request: refused at node 0's gate (no identity row).
+  waiter<session_grant> early;
+  nodes[0]->gate().verify_code(phone, "000000", origin, early.make());
+  CHECK(early.get().error().code == error_code::invalid_code);
+  // The code is requested through node 1: node 0's gate never sees it.
+  waiter<login_challenge> challenge;
+  nodes[1]->gate().request_code(phone, origin, challenge.make());
+  auto issued = challenge.get();
+  REQUIRE(issued.ok());
+  waiter<session_grant> granted;
+  nodes[0]->gate().verify_code(phone, issued.value().debug_secret, origin, granted.make());
+  auto grant = granted.get();
+  REQUIRE(grant.ok());
+  CHECK(grant.value().user.phone == phone);
 }
