@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -37,6 +38,7 @@
 #include "protocols/log.hpp"
 #include "protocols/metrics.hpp"
 #include "tests/http/loopback_sockets.hpp"
+#include "tests/persistence/store_test_support.hpp"
 #include "protocols/secrets.hpp"
 #include "tests/actors/threaded_waiter.hpp"
 
@@ -154,9 +156,33 @@ struct node {
   std::unique_ptr<internal_server> listener;
 };
 
-struct two_nodes {
-  std::string path = "/tmp/tally-two-nodes-" + to_hex(random_bytes(6)) + ".db";
-  std::string db_url = "sqlite:" + path;
+/// The store both nodes share: a SQLite file, or with
+/// TALLY_TWO_NODES_STORE=postgres a scratch schema on TALLY_TEST_PG_URL
+/// (ctest runs both; without a server the Postgres run skips).
+struct shared_store {
+  test::temp_dir folder;
+  std::optional<test::postgres_schema> schema;
+  std::string db_url;
+  bool ready = true;
+
+  shared_store() {
+    const char* which = std::getenv("TALLY_TWO_NODES_STORE");
+    if (which == nullptr || std::string(which) != "postgres") {
+      db_url = "sqlite:" + (folder.path / "two-nodes.db").string();
+      return;
+    }
+    auto server = test::postgres_test_url();
+    if (!server) {
+      WARN("TALLY_TEST_PG_URL is not set: the Postgres run of the two-node test is skipped");
+      ready = false;
+      return;
+    }
+    schema.emplace(*server);
+    db_url = schema->url;
+  }
+};
+
+struct two_nodes : shared_store {
   test::threaded_system_config config;
   caf::actor_system system{config};
   std::unique_ptr<node> nodes[2];
@@ -172,6 +198,7 @@ struct two_nodes {
 
   two_nodes() {
     set_log_level(log_level::error);  // expected warnings (unreachable peers) would drown the report
+    if (!ready) return;
     open_store(db_url)->migrate();
     nodes[0] = std::make_unique<node>(0, system, db_url);
     nodes[1] = std::make_unique<node>(1, system, db_url);
@@ -182,8 +209,8 @@ struct two_nodes {
   }
 
   ~two_nodes() {
-    for (auto& n : nodes) n->stop();
-    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+    for (auto& n : nodes)
+      if (n) n->stop();
   }
 
   int owner_of(const uuid& key) const { return shard_of(key) % 2; }
@@ -235,6 +262,7 @@ struct two_nodes {
 } // namespace
 
 TEST_CASE_METHOD(two_nodes, "a login whose user lives on the other node crosses once, and its session works everywhere") {
+  if (!ready) return;
   auto who = crossing_user();
   int owner = owner_of(who.user);
   // Every user entity was activated on its owner only: the other node
@@ -249,6 +277,7 @@ TEST_CASE_METHOD(two_nodes, "a login whose user lives on the other node crosses 
 }
 
 TEST_CASE_METHOD(two_nodes, "a remote key's command is served by its owner and its success or domain failure comes back") {
+  if (!ready) return;
   auto who = crossing_user();
   int other = 1 - owner_of(who.user);
   auto before = nodes[other]->stats.counted(forward_result::ok);
@@ -272,6 +301,7 @@ TEST_CASE_METHOD(two_nodes, "a remote key's command is served by its owner and i
 }
 
 TEST_CASE_METHOD(two_nodes, "a stale map: 421, refresh, one retry that reaches the new owner") {
+  if (!ready) return;
   auto who = crossing_user();
   int owner = owner_of(who.user);
   int other = 1 - owner;
@@ -304,6 +334,7 @@ TEST_CASE_METHOD(two_nodes, "a stale map: 421, refresh, one retry that reaches t
 }
 
 TEST_CASE_METHOD(two_nodes, "an unreachable or frozen owner gives shard_unavailable within the deadline") {
+  if (!ready) return;
   auto key = random_uuid();
   int shard = shard_of(key);
   auto& sender = *nodes[0];
@@ -340,6 +371,7 @@ TEST_CASE_METHOD(two_nodes, "an unreachable or frozen owner gives shard_unavaila
 }
 
 TEST_CASE_METHOD(two_nodes, "concurrent charges through both nodes with idempotency keys: none lost, none applied twice") {
+  if (!ready) return;
   auto who = crossing_user();
   grant(who.user, 100, 0);
   constexpr int keys = 40;
@@ -404,6 +436,7 @@ TEST_CASE_METHOD(two_nodes, "concurrent charges through both nodes with idempote
 }
 
 TEST_CASE_METHOD(two_nodes, "a login gate does not remember an identity as unknown when its request passed another node") {
+  if (!ready) return;
   const std::string phone = "+1555" + std::to_string(1000000 + std::rand() % 8000000);
   // A verify before any request: refused at node 0's gate (no identity row).
   waiter<session_grant> early;
