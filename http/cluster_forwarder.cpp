@@ -1,6 +1,5 @@
 #include "http/cluster_forwarder.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -9,6 +8,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -98,7 +98,7 @@ struct cluster_forwarder::impl {
 
   void begin(const call_ptr& job) {
     if (stopping) return finish(job, forward_result::unavailable, unavailable("This node is stopping"));
-    live.push_back(job);
+    live.insert(job);
     job->deadline.expires_after(config.timeout);
     job->deadline.async_wait([this, job](beast::error_code ec) {
       if (ec) return;  // cancelled: the call ended first
@@ -270,14 +270,14 @@ struct cluster_forwarder::impl {
     job->deadline.cancel();
     job->pause.cancel();
     release(job, false);
-    live.erase(std::remove(live.begin(), live.end(), job), live.end());
+    live.erase(job);
     if (stats && count) stats->count(result);
     deliver(job->done, std::move(answer));
   }
 
   void fail_everything() {
     stopping = true;
-    auto all = live;  // finish() edits `live`
+    std::vector<call_ptr> all(live.begin(), live.end());  // finish() edits `live`
     for (auto& job : all) finish(job, forward_result::unavailable, unavailable("This node is stopping; retry shortly"));
     peers.clear();
   }
@@ -291,7 +291,7 @@ struct cluster_forwarder::impl {
   // Touched only on the forwarder's thread.
   bool stopping = false;
   uint64_t unreachable_count = 0;
-  std::vector<call_ptr> live;  // small: bounded by peers x (slots + queue)
+  std::unordered_set<call_ptr> live;  // every call not finished (for stop())
   std::unordered_map<std::string, peer> peers;
 
   // Last: the thread is joined before the state above goes.
