@@ -39,6 +39,10 @@ namespace {
 /// entries is well below it.
 constexpr uint64_t peer_response_bytes_max = 8 * 1024 * 1024;
 
+/// After a 421, how often the map is looked at for a new owner (reading it
+/// is a lock and a copy; the lease keeper refreshes within a few hundred ms).
+constexpr std::chrono::milliseconds misdirected_poll_interval{20};
+
 failure unavailable(std::string detail) {
   return {error_code::shard_unavailable, std::move(detail), 1};
 }
@@ -70,7 +74,8 @@ struct cluster_forwarder::impl {
     std::string tag;
     completion done;
     net::steady_timer deadline;
-    net::steady_timer pause;  ///< after a 421, before the retry
+    net::steady_timer pause;  ///< after a 421: polls the map before the retry
+    std::string address;      ///< the owner it was last sent to
     bool finished = false;
     bool misdirected = false;  ///< one 421 seen: the next one is final
     peer* at = nullptr;        ///< holds a slot of this peer
@@ -112,6 +117,7 @@ struct cluster_forwarder::impl {
     auto where = directory.route(job->shard);
     if (where.place != shard_place::remote || where.address.empty())
       return finish(job, forward_result::unavailable, unavailable("The key's shard has no owner now; retry shortly"));
+    job->address = where.address;
     auto& to = peers[where.address];
     if (to.host.empty()) std::tie(to.host, to.port) = split_address(where.address);
     if (to.in_flight < config.calls_per_peer_max) return start(job, to);
@@ -201,7 +207,9 @@ struct cluster_forwarder::impl {
     }
   }
 
-  /// 421: the map was stale. Refresh it, pause, and try once more.
+  /// 421: the map was stale. Ask for a refresh and retry once: as soon as
+  /// the map names another owner for the shard, or after
+  /// misdirected_retry_wait (the owner may just have taken the lease).
   void misdirected(const call_ptr& job, bool keep) {
     if (stats) stats->count(forward_result::misdirected);
     release(job, keep);
@@ -209,10 +217,17 @@ struct cluster_forwarder::impl {
     if (job->misdirected)
       return finish(job, forward_result::misdirected, unavailable("The key's shard is moving; retry shortly"), false);
     job->misdirected = true;
-    job->pause.expires_after(config.misdirected_retry_pause);
-    job->pause.async_wait([this, job](beast::error_code ec) {
+    await_new_route(job, config.misdirected_retry_wait / misdirected_poll_interval);
+  }
+
+  void await_new_route(const call_ptr& job, int64_t polls_left) {
+    job->pause.expires_after(misdirected_poll_interval);
+    job->pause.async_wait([this, job, polls_left](beast::error_code ec) {
       if (ec || job->finished) return;
-      route(job);
+      auto now = directory.route(job->shard);
+      bool changed = now.place != shard_place::remote || now.address != job->address;
+      if (changed || polls_left <= 1) return route(job);
+      await_new_route(job, polls_left - 1);
     });
   }
 

@@ -49,8 +49,10 @@ using test::frozen_listener;
 
 namespace {
 
-/// The forwarders' deadline in this test.
+/// The forwarders' deadline in this test, and their wait for a new owner
+/// after a 421.
 constexpr auto forward_timeout = std::chrono::milliseconds(1'500);
+constexpr auto misdirected_wait = std::chrono::milliseconds(1'000);
 const std::string jwt_secret = "two nodes share this secret";
 
 using test::waiter;
@@ -120,6 +122,7 @@ struct node {
     forwarding_config forwarding;
     forwarding.timeout = forward_timeout;
     forwarding.connect_timeout = 500ms;
+    forwarding.misdirected_retry_wait = misdirected_wait;
     forwarder = std::make_unique<cluster_forwarder>(forwarding, directory, cluster_auth_key(jwt_secret), &stats);
     runtime_config settings;
     settings.auth.dev = true;
@@ -312,8 +315,11 @@ TEST_CASE_METHOD(two_nodes, "a stale map: 421, refresh, one retry that reaches t
   nodes[other]->directory.on_refresh([&] { nodes[owner]->directory.set_owner(shard, owner); });
   auto owner_forwards = nodes[owner]->stats.counted(forward_result::ok);
 
+  auto started = std::chrono::steady_clock::now();
   auto seen = balance_of(who, other);
   REQUIRE(seen.ok());
+  // The sender's own map named the same owner: it retried after the wait.
+  CHECK(std::chrono::steady_clock::now() - started >= misdirected_wait - 50ms);
   CHECK(nodes[other]->directory.refreshes == 1);
   CHECK(nodes[other]->stats.counted(forward_result::misdirected) == 1);
   CHECK(nodes[other]->stats.counted(forward_result::ok) >= 1);
@@ -331,6 +337,18 @@ TEST_CASE_METHOD(two_nodes, "a stale map: 421, refresh, one retry that reaches t
   CHECK(again.error().retry_after_s >= 1);
   CHECK(nodes[other]->directory.refreshes == 3);
   CHECK(nodes[owner]->stats.misdirected.Value() == 3);
+
+  // The refresh gives the sender a new address for the owner: the retry
+  // goes out as soon as the map changed, not after the wait.
+  nodes[other]->directory.on_refresh([&] {
+    nodes[owner]->directory.set_owner(shard, owner);
+    nodes[other]->directory.set_address(owner, "localhost:" + std::to_string(nodes[owner]->listener->port()));
+  });
+  started = std::chrono::steady_clock::now();
+  auto moved = balance_of(who, other);
+  REQUIRE(moved.ok());
+  CHECK(std::chrono::steady_clock::now() - started < misdirected_wait - 300ms);
+  CHECK(nodes[owner]->stats.misdirected.Value() == 4);
 }
 
 TEST_CASE_METHOD(two_nodes, "an unreachable or frozen owner gives shard_unavailable within the deadline") {
