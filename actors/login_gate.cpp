@@ -119,7 +119,11 @@ void probe(gate_pointer self, const uuid& key, entity_command& command, completi
           pass(self, key, command, done);
           return;
         }
-        if (st.requests_passed == started) st.unknown.remember(key);
+        // In a cluster a request may pass through another node's gate (and
+        // reach the owner as an arrival, past every gate): this gate would
+        // never hear of it, so it remembers nothing and probes each time.
+        bool clustered = st.context->shards != nullptr;
+        if (st.requests_passed == started && !clustered) st.unknown.remember(key);
         refuse_unknown(self, what, done);
       },
       [done](caf::error& err) mutable {

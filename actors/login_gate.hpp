@@ -21,7 +21,8 @@
 // exists. A magic-link token names its identity; a code verify names the
 // phone. Identities remembered as unknown are forgotten when a request for
 // them passes, and a probe's "unknown" is only remembered if no request
-// passed while it was read (the row may be new).
+// passed while it was read (the row may be new). In cluster mode nothing is
+// remembered: requests pass through other nodes' gates too.
 //
 // One actor: every step is a message to a limiter shard or a reader and its
 // continuation (`then`), never a wait, so it only routes.

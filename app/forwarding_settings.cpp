@@ -51,7 +51,8 @@ std::string apply_forwarding_options(const forwarding_options& values, settings&
                              std::pair{"internal-connections-max", values.internal_connections_max}}) {
     if (value <= 0) return std::string(name) + " must be > 0";
   }
-  if (values.timeout_ms >= s.http.request_deadline.count())
+  // Only a node of a cluster forwards: a single node may keep any deadline.
+  if (s.cluster.enabled && values.timeout_ms >= s.http.request_deadline.count())
     return "forward-timeout-ms must be below request-deadline-ms (the client should hear the forward's 503)";
   auto& forward = s.forwarding;
   forward.timeout = std::chrono::milliseconds(values.timeout_ms);

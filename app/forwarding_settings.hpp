@@ -29,7 +29,8 @@ void add_forwarding_options(boost::program_options::options_description& options
                             settings& s);
 
 /// Checks and applies the parsed values to `s` (after s.http.request_deadline
-/// is set: the forward deadline must be below it); an error message or "".
+/// and s.cluster are set: in cluster mode the forward deadline must be below
+/// the request deadline); an error message or "".
 std::string apply_forwarding_options(const forwarding_options& values, settings& s);
 
 } // namespace tally

@@ -1,6 +1,5 @@
 #include "http/cluster_forwarder.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -9,6 +8,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -38,6 +38,10 @@ namespace {
 /// Largest answer read from a peer: a ledger or generation page of 200
 /// entries is well below it.
 constexpr uint64_t peer_response_bytes_max = 8 * 1024 * 1024;
+
+/// After a 421, how often the map is looked at for a new owner (reading it
+/// is a lock and a copy; the lease keeper refreshes within a few hundred ms).
+constexpr std::chrono::milliseconds misdirected_poll_interval{20};
 
 failure unavailable(std::string detail) {
   return {error_code::shard_unavailable, std::move(detail), 1};
@@ -70,7 +74,8 @@ struct cluster_forwarder::impl {
     std::string tag;
     completion done;
     net::steady_timer deadline;
-    net::steady_timer pause;  ///< after a 421, before the retry
+    net::steady_timer pause;  ///< after a 421: polls the map before the retry
+    std::string address;      ///< the owner it was last sent to
     bool finished = false;
     bool misdirected = false;  ///< one 421 seen: the next one is final
     peer* at = nullptr;        ///< holds a slot of this peer
@@ -98,7 +103,7 @@ struct cluster_forwarder::impl {
 
   void begin(const call_ptr& job) {
     if (stopping) return finish(job, forward_result::unavailable, unavailable("This node is stopping"));
-    live.push_back(job);
+    live.insert(job);
     job->deadline.expires_after(config.timeout);
     job->deadline.async_wait([this, job](beast::error_code ec) {
       if (ec) return;  // cancelled: the call ended first
@@ -112,6 +117,7 @@ struct cluster_forwarder::impl {
     auto where = directory.route(job->shard);
     if (where.place != shard_place::remote || where.address.empty())
       return finish(job, forward_result::unavailable, unavailable("The key's shard has no owner now; retry shortly"));
+    job->address = where.address;
     auto& to = peers[where.address];
     if (to.host.empty()) std::tie(to.host, to.port) = split_address(where.address);
     if (to.in_flight < config.calls_per_peer_max) return start(job, to);
@@ -201,7 +207,9 @@ struct cluster_forwarder::impl {
     }
   }
 
-  /// 421: the map was stale. Refresh it, pause, and try once more.
+  /// 421: the map was stale. Ask for a refresh and retry once: as soon as
+  /// the map names another owner for the shard, or after
+  /// misdirected_retry_wait (the owner may just have taken the lease).
   void misdirected(const call_ptr& job, bool keep) {
     if (stats) stats->count(forward_result::misdirected);
     release(job, keep);
@@ -209,10 +217,17 @@ struct cluster_forwarder::impl {
     if (job->misdirected)
       return finish(job, forward_result::misdirected, unavailable("The key's shard is moving; retry shortly"), false);
     job->misdirected = true;
-    job->pause.expires_after(config.misdirected_retry_pause);
-    job->pause.async_wait([this, job](beast::error_code ec) {
+    await_new_route(job, config.misdirected_retry_wait / misdirected_poll_interval);
+  }
+
+  void await_new_route(const call_ptr& job, int64_t polls_left) {
+    job->pause.expires_after(misdirected_poll_interval);
+    job->pause.async_wait([this, job, polls_left](beast::error_code ec) {
       if (ec || job->finished) return;
-      route(job);
+      auto now = directory.route(job->shard);
+      bool changed = now.place != shard_place::remote || now.address != job->address;
+      if (changed || polls_left <= 1) return route(job);
+      await_new_route(job, polls_left - 1);
     });
   }
 
@@ -230,9 +245,13 @@ struct cluster_forwarder::impl {
   }
 
   void unreachable(const call_ptr& job, beast::error_code ec) {
-    log_event(log_level::warn, "forwarding failed",
-              {{"peer", std::string_view(job->at ? job->at->host + ":" + job->at->port : std::string())},
-               {"detail", std::string_view(ec.message())}});
+    // The first failure and every 1024th after it: a dead peer under load
+    // must not become a flood of log lines.
+    if (unreachable_count++ % 1024 == 0)
+      log_event(log_level::warn, "forwarding failed: owner unreachable",
+                {{"peer", std::string_view(job->at ? job->at->host + ":" + job->at->port : std::string())},
+                 {"detail", std::string_view(ec.message())},
+                 {"failures_so_far", static_cast<int64_t>(unreachable_count)}});
     finish(job, forward_result::unavailable, unavailable("The key's owner is unreachable; retry shortly"));
   }
 
@@ -266,14 +285,14 @@ struct cluster_forwarder::impl {
     job->deadline.cancel();
     job->pause.cancel();
     release(job, false);
-    live.erase(std::remove(live.begin(), live.end(), job), live.end());
+    live.erase(job);
     if (stats && count) stats->count(result);
     deliver(job->done, std::move(answer));
   }
 
   void fail_everything() {
     stopping = true;
-    auto all = live;  // finish() edits `live`
+    std::vector<call_ptr> all(live.begin(), live.end());  // finish() edits `live`
     for (auto& job : all) finish(job, forward_result::unavailable, unavailable("This node is stopping; retry shortly"));
     peers.clear();
   }
@@ -286,7 +305,8 @@ struct cluster_forwarder::impl {
 
   // Touched only on the forwarder's thread.
   bool stopping = false;
-  std::vector<call_ptr> live;  // small: bounded by peers x (slots + queue)
+  uint64_t unreachable_count = 0;
+  std::unordered_set<call_ptr> live;  // every call not finished (for stop())
   std::unordered_map<std::string, peer> peers;
 
   // Last: the thread is joined before the state above goes.

@@ -19,9 +19,10 @@ struct forwarding_config {
   /// A connection to a peer not established by then: the owner is
   /// unreachable (within `timeout`).
   std::chrono::milliseconds connect_timeout{1'000};
-  /// After a 421 the directory is asked to refresh; the one retry goes out
-  /// after this pause (the refresh is asynchronous).
-  std::chrono::milliseconds misdirected_retry_pause{100};
+  /// After a 421 the directory is asked to refresh (asynchronously); the one
+  /// retry goes out as soon as the map names another owner, or after this
+  /// (the same owner may just have taken the lease). Within `timeout`.
+  std::chrono::milliseconds misdirected_retry_wait{500};
   /// Calls in flight to one peer at most; more wait in a bounded queue.
   size_t calls_per_peer_max = 256;
   /// Calls waiting for a slot, per peer; beyond it: 503 OVERLOADED at once.

@@ -6,19 +6,17 @@
 // view to make that view stale. Everything crosses real HTTP + msgpack.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -39,16 +37,22 @@
 #include "protocols/gateway.hpp"
 #include "protocols/log.hpp"
 #include "protocols/metrics.hpp"
+#include "tests/http/loopback_sockets.hpp"
+#include "tests/persistence/store_test_support.hpp"
 #include "protocols/secrets.hpp"
 #include "tests/actors/threaded_waiter.hpp"
 
 using namespace tally;
 using namespace std::chrono_literals;
+using test::dead_port;
+using test::frozen_listener;
 
 namespace {
 
-/// The forwarders' deadline in this test.
+/// The forwarders' deadline in this test, and their wait for a new owner
+/// after a 421.
 constexpr auto forward_timeout = std::chrono::milliseconds(1'500);
+constexpr auto misdirected_wait = std::chrono::milliseconds(1'000);
 const std::string jwt_secret = "two nodes share this secret";
 
 using test::waiter;
@@ -110,36 +114,7 @@ private:
   std::function<void()> on_refresh_;
 };
 
-/// A loopback port that refuses connections (bound, then closed).
-uint16_t dead_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in at{};
-  at.sin_family = AF_INET;
-  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
-  socklen_t size = sizeof at;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&at), &size);
-  ::close(fd);
-  return ntohs(at.sin_port);
-}
 
-/// A loopback listener that never accepts: connections complete in the
-/// kernel's backlog and then nothing ever answers (a frozen owner).
-struct frozen_listener {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  uint16_t port = 0;
-  frozen_listener() {
-    sockaddr_in at{};
-    at.sin_family = AF_INET;
-    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
-    ::listen(fd, 16);
-    socklen_t size = sizeof at;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&at), &size);
-    port = ntohs(at.sin_port);
-  }
-  ~frozen_listener() { ::close(fd); }
-};
 
 struct node {
   node(int index, caf::actor_system& system, const std::string& db_url)
@@ -147,6 +122,7 @@ struct node {
     forwarding_config forwarding;
     forwarding.timeout = forward_timeout;
     forwarding.connect_timeout = 500ms;
+    forwarding.misdirected_retry_wait = misdirected_wait;
     forwarder = std::make_unique<cluster_forwarder>(forwarding, directory, cluster_auth_key(jwt_secret), &stats);
     runtime_config settings;
     settings.auth.dev = true;
@@ -183,9 +159,33 @@ struct node {
   std::unique_ptr<internal_server> listener;
 };
 
-struct two_nodes {
-  std::string path = "/tmp/tally-two-nodes-" + to_hex(random_bytes(6)) + ".db";
-  std::string db_url = "sqlite:" + path;
+/// The store both nodes share: a SQLite file, or with
+/// TALLY_TWO_NODES_STORE=postgres a scratch schema on TALLY_TEST_PG_URL
+/// (ctest runs both; without a server the Postgres run skips).
+struct shared_store {
+  test::temp_dir folder;
+  std::optional<test::postgres_schema> schema;
+  std::string db_url;
+  bool ready = true;
+
+  shared_store() {
+    const char* which = std::getenv("TALLY_TWO_NODES_STORE");
+    if (which == nullptr || std::string(which) != "postgres") {
+      db_url = "sqlite:" + (folder.path / "two-nodes.db").string();
+      return;
+    }
+    auto server = test::postgres_test_url();
+    if (!server) {
+      WARN("TALLY_TEST_PG_URL is not set: the Postgres run of the two-node test is skipped");
+      ready = false;
+      return;
+    }
+    schema.emplace(*server);
+    db_url = schema->url;
+  }
+};
+
+struct two_nodes : shared_store {
   test::threaded_system_config config;
   caf::actor_system system{config};
   std::unique_ptr<node> nodes[2];
@@ -201,6 +201,7 @@ struct two_nodes {
 
   two_nodes() {
     set_log_level(log_level::error);  // expected warnings (unreachable peers) would drown the report
+    if (!ready) return;
     open_store(db_url)->migrate();
     nodes[0] = std::make_unique<node>(0, system, db_url);
     nodes[1] = std::make_unique<node>(1, system, db_url);
@@ -211,8 +212,8 @@ struct two_nodes {
   }
 
   ~two_nodes() {
-    for (auto& n : nodes) n->stop();
-    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+    for (auto& n : nodes)
+      if (n) n->stop();
   }
 
   int owner_of(const uuid& key) const { return shard_of(key) % 2; }
@@ -264,6 +265,7 @@ struct two_nodes {
 } // namespace
 
 TEST_CASE_METHOD(two_nodes, "a login whose user lives on the other node crosses once, and its session works everywhere") {
+  if (!ready) return;
   auto who = crossing_user();
   int owner = owner_of(who.user);
   // Every user entity was activated on its owner only: the other node
@@ -278,6 +280,7 @@ TEST_CASE_METHOD(two_nodes, "a login whose user lives on the other node crosses 
 }
 
 TEST_CASE_METHOD(two_nodes, "a remote key's command is served by its owner and its success or domain failure comes back") {
+  if (!ready) return;
   auto who = crossing_user();
   int other = 1 - owner_of(who.user);
   auto before = nodes[other]->stats.counted(forward_result::ok);
@@ -301,6 +304,7 @@ TEST_CASE_METHOD(two_nodes, "a remote key's command is served by its owner and i
 }
 
 TEST_CASE_METHOD(two_nodes, "a stale map: 421, refresh, one retry that reaches the new owner") {
+  if (!ready) return;
   auto who = crossing_user();
   int owner = owner_of(who.user);
   int other = 1 - owner;
@@ -311,8 +315,11 @@ TEST_CASE_METHOD(two_nodes, "a stale map: 421, refresh, one retry that reaches t
   nodes[other]->directory.on_refresh([&] { nodes[owner]->directory.set_owner(shard, owner); });
   auto owner_forwards = nodes[owner]->stats.counted(forward_result::ok);
 
+  auto started = std::chrono::steady_clock::now();
   auto seen = balance_of(who, other);
   REQUIRE(seen.ok());
+  // The sender's own map named the same owner: it retried after the wait.
+  CHECK(std::chrono::steady_clock::now() - started >= misdirected_wait - 50ms);
   CHECK(nodes[other]->directory.refreshes == 1);
   CHECK(nodes[other]->stats.counted(forward_result::misdirected) == 1);
   CHECK(nodes[other]->stats.counted(forward_result::ok) >= 1);
@@ -330,9 +337,22 @@ TEST_CASE_METHOD(two_nodes, "a stale map: 421, refresh, one retry that reaches t
   CHECK(again.error().retry_after_s >= 1);
   CHECK(nodes[other]->directory.refreshes == 3);
   CHECK(nodes[owner]->stats.misdirected.Value() == 3);
+
+  // The refresh gives the sender a new address for the owner: the retry
+  // goes out as soon as the map changed, not after the wait.
+  nodes[other]->directory.on_refresh([&] {
+    nodes[owner]->directory.set_owner(shard, owner);
+    nodes[other]->directory.set_address(owner, "localhost:" + std::to_string(nodes[owner]->listener->port()));
+  });
+  started = std::chrono::steady_clock::now();
+  auto moved = balance_of(who, other);
+  REQUIRE(moved.ok());
+  CHECK(std::chrono::steady_clock::now() - started < misdirected_wait - 300ms);
+  CHECK(nodes[owner]->stats.misdirected.Value() == 4);
 }
 
 TEST_CASE_METHOD(two_nodes, "an unreachable or frozen owner gives shard_unavailable within the deadline") {
+  if (!ready) return;
   auto key = random_uuid();
   int shard = shard_of(key);
   auto& sender = *nodes[0];
@@ -369,6 +389,7 @@ TEST_CASE_METHOD(two_nodes, "an unreachable or frozen owner gives shard_unavaila
 }
 
 TEST_CASE_METHOD(two_nodes, "concurrent charges through both nodes with idempotency keys: none lost, none applied twice") {
+  if (!ready) return;
   auto who = crossing_user();
   grant(who.user, 100, 0);
   constexpr int keys = 40;
@@ -430,4 +451,23 @@ TEST_CASE_METHOD(two_nodes, "concurrent charges through both nodes with idempote
   REQUIRE(now.ok());
   CHECK(now.value().available == 100 - charged);
   CHECK(balance_of(who, 1).value() == now.value());
+}
+
+TEST_CASE_METHOD(two_nodes, "a login gate does not remember an identity as unknown when its request passed another node") {
+  if (!ready) return;
+  const std::string phone = "+1555" + std::to_string(1000000 + std::rand() % 8000000);
+  // A verify before any request: refused at node 0's gate (no identity row).
+  waiter<session_grant> early;
+  nodes[0]->gate().verify_code(phone, "000000", origin, early.make());
+  CHECK(early.get().error().code == error_code::invalid_code);
+  // The code is requested through node 1: node 0's gate never sees it.
+  waiter<login_challenge> challenge;
+  nodes[1]->gate().request_code(phone, origin, challenge.make());
+  auto issued = challenge.get();
+  REQUIRE(issued.ok());
+  waiter<session_grant> granted;
+  nodes[0]->gate().verify_code(phone, issued.value().debug_secret, origin, granted.make());
+  auto grant = granted.get();
+  REQUIRE(grant.ok());
+  CHECK(grant.value().user.phone == phone);
 }
