@@ -36,6 +36,9 @@ registry_actor::behavior_type fake_registry(registry_actor::pointer, std::shared
     [](drain_atom) -> caf::result<bool> { return true; },
     [](stop_atom) -> caf::result<bool> { return true; },
     [](passivate_sweep_atom) {},
+    [](shard_lost_atom, const std::vector<int32_t>&) { return true; },
+    [](shard_drain_atom, const std::vector<int32_t>&) -> caf::result<bool> { return true; },
+    [](shard_drain_check_atom) {},
   };
 }
 
