@@ -232,6 +232,8 @@ void tick(keeper_pointer self) {
   self->delayed_send(self, tick_interval(st), lease_tick_atom_v);
 }
 
+} // namespace
+
 lease_keeper_actor::behavior_type lease_keeper_behavior(keeper_pointer self, std::unique_ptr<lease_store> store,
                                                         shard_map* map, registry_actor registry,
                                                         cluster_metrics* stats, lease_keeper_settings settings) {
@@ -271,8 +273,6 @@ lease_keeper_actor::behavior_type lease_keeper_behavior(keeper_pointer self, std
     },
   };
 }
-
-} // namespace
 
 lease_keeper_actor spawn_lease_keeper(caf::actor_system& system, std::unique_ptr<lease_store> store,
                                       shard_map& map, registry_actor registry, cluster_metrics* stats,

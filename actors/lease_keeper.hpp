@@ -87,6 +87,13 @@ struct lease_keeper_state {
   bool leaving = false;
 };
 
+/// Behaviour of the keeper; spawn it detached in production
+/// (spawn_lease_keeper), or scheduled on the test coordinator.
+lease_keeper_actor::behavior_type lease_keeper_behavior(lease_keeper_actor::stateful_pointer<lease_keeper_state> self,
+                                                        std::unique_ptr<lease_store> store, shard_map* map,
+                                                        registry_actor registry, cluster_metrics* stats,
+                                                        lease_keeper_settings settings);
+
 /// Spawns the keeper on its own thread. `store` has joined already (its
 /// holder is this process's incarnation); `map`, `stats` and the registry
 /// outlive it.

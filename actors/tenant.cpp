@@ -1,4 +1,5 @@
 #include "actors/tenant.hpp"
+#include "actors/load_refusal.hpp"
 
 #include <utility>
 
@@ -27,6 +28,11 @@ constexpr const char* role_owner = "owner";
 
 failure store_unavailable() {
   return {error_code::store_unavailable, "the store is unavailable; retry", tenant_retry_after_s};
+}
+
+/// What a retiring tenant answers.
+failure retiring_failure(const tenant_state& st) {
+  return st.shard_refused ? shard_unavailable_failure() : store_unavailable();
 }
 
 failure refusal(error_code code) {
@@ -158,7 +164,7 @@ void retire(tenant_pointer self) {
   auto& st = self->state;
   st.current = phase::retiring;
   auto owed = st.writes.take_all();
-  auto why = store_unavailable();
+  auto why = retiring_failure(st);
   for (auto& pending : owed) pending.on_fail(why);
   if (st.activating) {
     // Still waiting for its reservation: the answer releases the name.
@@ -180,7 +186,7 @@ void retire(tenant_pointer self) {
 void with_access(tenant_pointer self, const uuid& caller, tenant_action action, tenant_reply done,
                  std::function<void()> run) {
   auto& st = self->state;
-  if (st.current == phase::retiring) return done(store_unavailable());
+  if (st.current == phase::retiring) return done(retiring_failure(st));
   if (st.current == phase::absent) return done(refusal(error_code::tenant_not_found));
   if (auto code = decide_access(role_of(st, caller), action); code != error_code::none)
     return done(refusal(code));
@@ -254,7 +260,7 @@ void commit_activation(tenant_pointer self, pending_activation pending) {
 
 void handle(tenant_pointer self, create_tenant_request& cmd, tenant_reply done) {
   auto& st = self->state;
-  if (st.current == phase::retiring) return done(store_unavailable());
+  if (st.current == phase::retiring) return done(retiring_failure(st));
   if (st.current != phase::absent)
     return done(failure{error_code::internal, "tenant id already in use", 0});
   if (auto refused = st.writes.refuse(*st.context, "tenant", tenant_retry_after_s))
@@ -341,7 +347,7 @@ void handle(tenant_pointer self, reservation_answer_request& cmd, reply<bool> do
 
 void handle(tenant_pointer self, verify_reservation_request& cmd, reply<subdomain_claim> done) {
   auto& st = self->state;
-  if (st.current == phase::retiring) return done(store_unavailable());
+  if (st.current == phase::retiring) return done(retiring_failure(st));
   if (st.activating && st.activating->subdomain == cmd.subdomain)
     return done(subdomain_claim{"reserving"});
   if (st.current == phase::active && st.row.subdomain == cmd.subdomain)
@@ -392,7 +398,10 @@ tenant_actor::behavior_type tenant_behavior(tenant_pointer self, uuid id, uint64
   // await: commands wait in the mailbox until the snapshot is in.
   self->request(st.reader, caf::infinite, load_tenant_atom_v, id)
     .await([self](tenant_lookup& found) { on_loaded(self, found); },
-           [self](caf::error&) { retire(self); });
+           [self](caf::error& err) {
+             self->state.shard_refused = to_error_code(err, error_code::none) == error_code::shard_unavailable;
+             retire(self);
+           });
   return entity_handlers<tenant_command>(
     self, [self](auto& cmd, auto answer) { handle(self, cmd, std::move(answer)); },
     [self](uint64_t token) { deliver_committed(self, token); },

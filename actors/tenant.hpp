@@ -70,6 +70,9 @@ struct tenant_state {
 
   uuid id{};
   uint64_t activation = 0;
+  /// Cluster: its activation was refused (shard lease not held here), so
+  /// what it answers while retiring is shard_unavailable.
+  bool shard_refused = false;
   const entity_context* context = nullptr;
   registry_actor registry;
   reader_actor reader;

@@ -12,6 +12,9 @@
 //           -> stop HTTP -> exit 0
 //   HTTP stops last: a completion an actor delivers during its shutdown is
 //   posted to an HTTP thread, which must still be there to run it.
+//   Cluster mode (app/cluster_node.hpp) adds: join after the metrics, the
+//   lease keeper after the runtime; on stop, serve no shard before the
+//   actors' shutdown and leave (release every lease) after it.
 #include <csignal>
 #include <iostream>
 

@@ -37,6 +37,9 @@ registry_actor::behavior_type fake_registry(registry_actor::pointer, std::shared
     [](stop_atom) -> caf::result<bool> { return true; },
     [](passivate_sweep_atom) {},
     [](local_only_atom, const uuid&, entity_command&, completion&) {},
+    [](shard_lost_atom, const std::vector<int32_t>&) { return true; },
+    [](shard_drain_atom, const std::vector<int32_t>&) -> caf::result<bool> { return true; },
+    [](shard_drain_check_atom) {},
   };
 }
 

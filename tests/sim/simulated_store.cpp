@@ -665,6 +665,14 @@ size_t simulated_database::token_reads() const {
   return token_reads_;
 }
 
+std::function<std::unique_ptr<store>()> simulated_store_factory(std::shared_ptr<simulated_database> db,
+                                                                activation_fence fence) {
+  return [db, fence] {
+    db->check_reachable();
+    return std::unique_ptr<store>(std::make_unique<simulated_store>(db, fence));
+  };
+}
+
 std::function<std::unique_ptr<store>()> simulated_store_factory(std::shared_ptr<simulated_database> db) {
   return [db] {
     db->check_reachable();

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "persistence/store.hpp"
+#include "protocols/tenants.hpp"
 #include "tests/sim/simulated_tenants.hpp"
 
 namespace tally::sim {
@@ -239,16 +240,24 @@ private:
   tenant_tables tenants_;
 };
 
+/// Cluster simulation: called with the keys of every activation before it
+/// runs; throws store_error(fenced) when this connection's node does not
+/// hold their shards' leases (fencing layer 1, persistence/shard_fence.hpp).
+using activation_fence = std::function<void(const std::vector<uuid>&)>;
+
 /// One "connection" to a simulated_database.
 class simulated_store final : public store {
 public:
   explicit simulated_store(std::shared_ptr<simulated_database> db) : db_(std::move(db)) {}
+  simulated_store(std::shared_ptr<simulated_database> db, activation_fence fence)
+    : db_(std::move(db)), fence_(std::move(fence)) {}
 
   void migrate() override {}
   void ping() override { db_->ping(); }
   void create_user(const user_row& user) override { db_->create_user(user); }
   std::optional<user_snapshot> activate_user(const uuid& user, size_t recent_idempotency_max,
                                              timestamp_us idempotency_since) override {
+    fence({user});
     return db_->activate_user(user, recent_idempotency_max, idempotency_since);
   }
   ledger_page read_ledger(const uuid& user, const ledger_query& query) override {
@@ -264,6 +273,9 @@ public:
   }
   std::vector<std::optional<user_snapshot>> activate_users(
     const std::vector<activation_request>& requests) override {
+    std::vector<uuid> keys;
+    for (const auto& request : requests) keys.push_back(request.user);
+    fence(keys);
     return db_->activate_users(requests);
   }
   void commit(const write_batch& batch) override { db_->commit(batch); }
@@ -272,6 +284,7 @@ public:
   }
   identity_snapshot activate_identity(const uuid& identity, identity_kind kind,
                                       const std::string& value, timestamp_us now) override {
+    fence({identity});
     return db_->activate_identity(identity, kind, value, now);
   }
   std::vector<bool> known_identities(const std::vector<uuid>& ids) override {
@@ -303,15 +316,18 @@ public:
     return db_->users_with_generations_due(due, max);
   }
   std::optional<tenant_snapshot> activate_tenant(const uuid& tenant) override {
+    fence({tenant});
     return db_->activate_tenant(tenant);
   }
   uuid find_subdomain_holder(const std::string& name) override {
+    fence({subdomain_key(name)});
     return db_->find_subdomain_holder(name);
   }
   std::vector<membership_view> find_memberships(const uuid& user) override {
     return db_->find_memberships(user);
   }
   std::optional<webhook_event_row> find_webhook_event(const uuid& id) override {
+    fence({id});
     return db_->find_webhook_event(id);
   }
   std::optional<payment_row> find_payment(const uuid& id) override { return db_->find_payment(id); }
@@ -320,10 +336,19 @@ public:
   }
 
 private:
+  void fence(const std::vector<uuid>& keys) {
+    if (fence_) fence_(keys);
+  }
+
   std::shared_ptr<simulated_database> db_;
+  activation_fence fence_;
 };
 
 /// A store factory over `db`; opening fails (transient) while unreachable.
 std::function<std::unique_ptr<store>()> simulated_store_factory(std::shared_ptr<simulated_database> db);
+
+/// The same, with every connection's activations fenced by `fence`.
+std::function<std::unique_ptr<store>()> simulated_store_factory(std::shared_ptr<simulated_database> db,
+                                                                activation_fence fence);
 
 } // namespace tally::sim
