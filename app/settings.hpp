@@ -39,8 +39,6 @@ struct settings {
   provider_config provider;
   /// Cluster mode and this node's place in it (app/cluster_settings.cpp).
   cluster_config cluster;
-  /// Cluster mode and this node's place in it (app/cluster_settings.cpp).
-  cluster_config cluster;
   /// Cluster routing: the forwarder and the internal listener's limits
   /// (app/forwarding_settings.cpp).
   forwarding_config forwarding;
