@@ -83,6 +83,7 @@ start_node() {
     TALLY_LEASE_TTL_MS="$lease_ttl_ms" TALLY_ACCESS_LOG=false \
     "$binary" serve >>"$work/node-$index.log" 2>&1 &
   pids[$index]=$!
+  disown "$!"   # its SIGKILL below is part of the demo, not news from bash
 }
 for index in 0 1 2; do
   http_ports[$index]=$(free_port)
@@ -91,33 +92,53 @@ for index in 0 1 2; do
 done
 
 export CLUSTER_PORTS="${http_ports[*]}"
-python3 - <<'PY'
+# settle.py: waits until all three nodes are alive and the shard counts have
+# not changed for 2 s (a joining node takes its shards a few per renewal),
+# then prints the cluster as node 0 sees it.
+cat >"$work/settle.py" <<'PY'
 import json, os, sys, time, urllib.request
 ports = os.environ["CLUSTER_PORTS"].split()
 token = os.environ["TALLY_ADMIN_TOKEN"]
-deadline = time.monotonic() + 60
+deadline, last, since = time.monotonic() + 90, None, time.monotonic()
 while True:
     try:
         request = urllib.request.Request("http://127.0.0.1:%s/v1/admin/cluster" % ports[0],
-                                          headers={"Authorization": "Bearer " + token})
+                                         headers={"Authorization": "Bearer " + token})
         view = json.load(urllib.request.urlopen(request, timeout=2))
         alive = [n for n in view["nodes"] if n["status"] == "alive"]
-        if len(alive) == 3 and sum(n["shards"] for n in alive) == 256 and all(n["shards"] for n in alive):
+        shape = sorted((n["id"], n["shards"]) for n in alive)
+        if shape != last:
+            last, since = shape, time.monotonic()
+        elif len(alive) == 3 and sum(n for _, n in shape) == 256 and time.monotonic() - since >= 2:
             break
     except OSError:
         pass
     if time.monotonic() > deadline:
-        sys.exit("cluster: the nodes did not settle within 60 s")
+        sys.exit("cluster: the nodes did not settle within 90 s")
     time.sleep(0.3)
-print("cluster: three nodes, one Postgres")
-for index, port in enumerate(ports):
-    print("  node-%d  http://127.0.0.1:%s" % (index, port))
-for node in view["nodes"]:
-    print("  %-8s %-6s %3d shards  internal %s" % (node["id"], node["status"], node["shards"], node["address"]))
+for node in sorted(view["nodes"], key=lambda n: n["id"]):
+    print("  %-8s %-6s %3d shards  %s" % (node["id"], node["status"], node["shards"], node["address"]))
 PY
+echo "cluster: three nodes, one Postgres"
+for index in 0 1 2; do echo "  node-$index  http://127.0.0.1:${http_ports[$index]}"; done
+python3 "$work/settle.py"
 
 # ---------------------------------------------------------------- kill under load
-user_id=$("$binary" create-user --email "cluster-demo@example.test")
+# A user whose shard node-2 serves (protocols/cluster.cpp: FNV-1a over the
+# id's 16 bytes, mod 256), so the kill hits it.
+shard_of() {
+  python3 -c 'import sys, uuid
+h = 2166136261
+for b in uuid.UUID(sys.argv[1]).bytes:
+    h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+print(h % 256)' "$1"
+}
+for attempt in $(seq 1 60); do
+  user_id=$("$binary" create-user --email "cluster-demo-$attempt@example.test")
+  owner=$(psql "$db" -X -A -t -q -c "SELECT owner_node FROM shard_leases WHERE shard = $(shard_of "$user_id")")
+  [[ "$owner" == node-2 ]] && break
+done
+echo "cluster: user $user_id lives on shard $(shard_of "$user_id"), served by $owner"
 user_token=$("$binary" mint-token --user "$user_id")
 export USER_ID=$user_id USER_TOKEN=$user_token VICTIM_PID=${pids[2]}
 python3 - <<'PY'
@@ -189,28 +210,9 @@ psql "$db" -X -A -t -q -c "
                      WHERE user_id = '$user_id' AND type = 'charge'))
         FROM users WHERE id = '$user_id';"
 
-echo "cluster: restarting node-2"
+echo "cluster: restarting node-2; it rejoins and takes its share back"
 start_node 2
-python3 - <<'PY'
-import json, os, sys, time, urllib.request
-ports = os.environ["CLUSTER_PORTS"].split()
-token = os.environ["TALLY_ADMIN_TOKEN"]
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    try:
-        request = urllib.request.Request("http://127.0.0.1:%s/v1/admin/cluster" % ports[0],
-                                          headers={"Authorization": "Bearer " + token})
-        view = json.load(urllib.request.urlopen(request, timeout=2))
-        node2 = [n for n in view["nodes"] if n["id"] == "node-2"]
-        if node2 and node2[0]["status"] == "alive" and node2[0]["shards"] > 0:
-            for node in view["nodes"]:
-                print("  %-8s %-6s %3d shards" % (node["id"], node["status"], node["shards"]))
-            sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.3)
-sys.exit("cluster: node-2 did not rejoin within 60 s")
-PY
+python3 "$work/settle.py"
 
 if [[ "$keep" == --keep ]]; then
   echo "cluster: running (logs in $work); Ctrl-C stops it"
