@@ -10,7 +10,9 @@ import collections
 import contextlib
 import json
 import os
+import shutil
 import signal
+import subprocess
 import socket
 import threading
 import time
@@ -18,8 +20,9 @@ import unittest
 import uuid
 
 import harness
-from harness import (Client, PostgresStore, Service, charge, request_magic_link, require_store,
-                     run_concurrently, sql_text, unique_email, verify_magic_link, wait_for)
+from harness import (BINARY, Client, PostgresStore, Service, charge, pg_ctl, request_magic_link,
+                     require_store, run_concurrently, sql_text, unique_email, verify_magic_link,
+                     wait_for)
 
 LEASE_TTL_S = 3.0
 NODE_COUNT = 3
@@ -555,6 +558,50 @@ class ClusterTest(unittest.TestCase):
         self.assertLedgerExplains(user_id, 1000, acknowledged)
         # And it finds its way back into the cluster by itself.
         self.cluster.wait_settled(range(NODE_COUNT))
+
+    def test_i_a_node_with_another_shard_count_refuses_to_start(self):
+        # The count this build has is recorded at the first join; a store
+        # that records another (a cluster of another build) refuses us.
+        self.cluster.store.query("UPDATE cluster_meta SET shard_count = 128")
+        stranger = Service(env=dict(self.node(0).extra_env, TALLY_NODE_ID="node-x",
+                                    TALLY_HTTP_PORT=str(free_port()),
+                                    TALLY_INTERNAL_PORT=str(free_port())),
+                           store=self.cluster.store)
+        stranger.jwt_secret, stranger.admin_token = self.node(0).jwt_secret, self.cluster.admin_token
+        try:
+            done = subprocess.run([BINARY, "serve"], env=stranger.environment(), capture_output=True,
+                                  text=True, timeout=30, cwd=stranger.workdir)
+        finally:
+            self.cluster.store.query("UPDATE cluster_meta SET shard_count = %d" % SHARD_COUNT)
+            shutil.rmtree(stranger.workdir, ignore_errors=True)
+        self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+        self.assertIn("shard", (done.stdout + done.stderr).lower())
+        self.assertEqual(self.cluster.store.query(
+            "SELECT count(*) FROM cluster_nodes WHERE id = 'node-x'"), [("0",)])
+
+    def test_j_postgres_unreachable_stops_serving_then_recovers(self):
+        user_id, token = self.funded_user(100)
+        pg_ctl("stop")
+        try:
+            # No renewals: every node stops serving at its own deadline and
+            # says so on /readyz; nothing is served from memory meanwhile.
+            time.sleep(LEASE_TTL_S + 1.0)
+            for index in range(NODE_COUNT):
+                port = self.node(index).port
+                self.assertTrue(wait_for(lambda p=port: fetch_status(p, "/readyz") == 503, timeout_s=5),
+                                "node-%d still ready without Postgres" % index)
+            client = Client(self.node(0).port, timeout=10)
+            try:
+                self.assertEqual(charge(client, token, 1, key="during-outage").status, 503)
+            finally:
+                client.close()
+        finally:
+            pg_ctl("start")
+        # Back by themselves: the nodes rejoin, share the shards and serve.
+        self.cluster.wait_settled(range(NODE_COUNT), timeout_s=60)
+        response = settle_charge(self.cluster.ports(), token, 5, "after-outage", deadline_s=30)
+        self.assertEqual(status_of(response), 201, response)
+        self.assertLedgerExplains(user_id, 100, [response.json()["id"]])
 
 
 def metric_value(node, name):
