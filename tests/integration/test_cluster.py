@@ -537,6 +537,11 @@ class ClusterTest(unittest.TestCase):
             waiting = threading.Thread(target=lambda: answer.update(
                 r=charge(frozen, token, 100, key="sent-to-zombie")), daemon=True)
             waiting.start()
+            # And a read: memory the zombie still holds (990) must not be served.
+            frozen_reader = Client(self.node(zombie).port, timeout=30).connect()
+            reading = threading.Thread(target=lambda: answer.update(
+                read=frozen_reader.get("/v1/me/balance", token=token)), daemon=True)
+            reading.start()
             time.sleep(LEASE_TTL_S + 1.5)
             # Someone else serves the user now, from the committed state.
             moved = settle_charge([self.node(0).port], token, 20, "after-move")
@@ -545,8 +550,15 @@ class ClusterTest(unittest.TestCase):
         finally:
             self.node(zombie).process.send_signal(signal.SIGCONT)
         waiting.join(timeout=30)
+        reading.join(timeout=30)
         frozen.close()
-        late = answer.get("r")
+        frozen_reader.close()
+        late, read = answer.get("r"), answer.get("read")
+        # The read is either refused or shows the new owner's committed state
+        # (before or after the late charge), never the zombie's 990.
+        self.assertIn(status_of(read), (200, 503), read)
+        if status_of(read) == 200:
+            self.assertIn(read.json()["available"], (970, 870), read)
         # Woken up, the zombie either hands the charge to the owner (a
         # balance after both earlier charges) or refuses it; never 890 from
         # its stale 990.
